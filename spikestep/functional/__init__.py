@@ -1,0 +1,19 @@
+"""spikestep's functional core: pure functions (state in, state out) and whole-network helpers."""
+
+from .delay import check_delay_steps, delay, delay_with_state
+from .net import detach_net, reset_net, set_step_mode
+from .sequence import multi_step_forward, seq_to_ann_forward
+from .synapse_filter import synapse_filter_multi_step, synapse_filter_step
+
+__all__ = [
+    "check_delay_steps",
+    "delay",
+    "delay_with_state",
+    "detach_net",
+    "multi_step_forward",
+    "reset_net",
+    "seq_to_ann_forward",
+    "set_step_mode",
+    "synapse_filter_multi_step",
+    "synapse_filter_step",
+]

@@ -1,0 +1,110 @@
+"""SynapseFilter: a spike-driven current with exponential decay."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+import torch.nn as nn
+
+from .. import functional as F
+from ..base import MemoryModule
+
+
+def _check_tau(tau: object) -> float:
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
+        raise TypeError(f"tau must be a real number > 1 (time steps), got {type(tau).__name__} {tau!r}")
+    tau = float(tau)
+    if not math.isfinite(tau) or tau <= 1.0:
+        raise ValueError(
+            f"tau must be a finite number > 1, got {tau}: the current decays by a factor (1 - 1/tau) per "
+            f"step, which needs tau > 1 to stay positive"
+        )
+    return tau
+
+
+class SynapseFilter(MemoryModule):
+    """A synapse whose output current jumps with each input spike and decays between them.
+
+    .. math::
+        I[t] = I[t-1] - (1 - x[t]) \\frac{I[t-1]}{\\tau} + x[t], \\qquad I[-1] = 0
+
+    The discrete form of ``tau dI/dt = -I`` with ``I += 1`` at each spike. Read as a leaky integrator with
+    no threshold, its current counts recent spikes, which makes it a smooth read-out for the last layer.
+
+    Args:
+        tau: time constant in steps, ``> 1``. With ``learnable=True`` it is the initial value.
+        learnable: learn the time constant. The module then holds one parameter ``w = -log(tau - 1)``
+            and uses ``1/tau = sigmoid(w)``, which keeps ``tau > 1`` whatever the optimiser does.
+        step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
+
+    The current (memory ``out_i``) takes the input's shape, dtype and device on the first call and carries
+    over between calls until :meth:`reset` (or ``functional.reset_net``). Multi-step mode over ``[T, ...]``
+    equals ``T`` single steps; a sequence fed in chunks equals the sequence fed whole.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep import layer
+        >>> syn = layer.SynapseFilter(tau=2.0, step_mode="m")
+        >>> syn(torch.tensor([[1.0], [0.0], [1.0], [0.0]])).flatten()
+        tensor([1.0000, 0.5000, 1.5000, 0.7500])
+    """
+
+    def __init__(self, tau: float = 100.0, learnable: bool = False, step_mode: str = "s") -> None:
+        super().__init__()
+        tau = _check_tau(tau)
+        if not isinstance(learnable, bool):
+            raise TypeError(f"learnable must be True or False, got {type(learnable).__name__} {learnable!r}")
+        self.step_mode = step_mode
+        self.learnable = learnable
+        if learnable:
+            self.w = nn.Parameter(torch.as_tensor(-math.log(tau - 1.0)))
+        else:
+            self._tau = tau
+        self.register_memory("out_i", 0.0)
+
+    @property
+    def tau(self) -> float:
+        """The time constant now, as a float (``1 / sigmoid(w)`` when learnable)."""
+        if self.learnable:
+            with torch.no_grad():
+                return float(1.0 / torch.sigmoid(self.w.detach().double()))
+        return self._tau
+
+    @tau.setter
+    def tau(self, value: float) -> None:
+        value = _check_tau(value)
+        if self.learnable:
+            with torch.no_grad():
+                self.w.fill_(-math.log(value - 1.0))
+        else:
+            self._tau = value
+
+    @property
+    def inv_tau(self) -> F.synapse_filter.InvTau:
+        """``1/tau``: a float, or ``sigmoid(w)`` (a 0-d tensor that carries gradients) when learnable."""
+        return torch.sigmoid(self.w) if self.learnable else 1.0 / self._tau
+
+    def extra_repr(self) -> str:
+        return f"tau={float(f'{self.tau:.6g}')}, learnable={self.learnable}, step_mode={self.step_mode}"
+
+    def _state_for(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+        if not isinstance(self.out_i, torch.Tensor):
+            return torch.full(shape, float(self.out_i), dtype=like.dtype, device=like.device)
+        self._check_state_shape("out_i", self.out_i, shape)
+        return self.out_i
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.out_i = F.synapse_filter_step(x, self._state_for(x.shape, x), self.inv_tau)
+        return self.out_i
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if x_seq.dim() < 1:
+            raise ValueError("SynapseFilter in multi-step mode expects [T, ...] with time first")
+        if x_seq.shape[0] == 0:
+            return x_seq.clone()
+        out = F.synapse_filter_multi_step(x_seq, self._state_for(x_seq.shape[1:], x_seq), self.inv_tau)
+        self.out_i = out[-1]
+        return out
