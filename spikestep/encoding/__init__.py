@@ -1,0 +1,1 @@
+"""Encoders that turn static data into spike trains."""

@@ -1,0 +1,1 @@
+"""Spiking neurons: stateful modules that charge, fire and reset."""

@@ -1,0 +1,1 @@
+"""Surrogate spike functions: Heaviside forward, smooth backward."""
