@@ -30,7 +30,8 @@ class MemoryModule(nn.Module, StepModule):
     out.
 
     - ``reset()`` gives every memory a fresh copy of its reset value (start of a new sequence);
-    - ``detach()`` cuts tensor memories from the autograd graph (truncated BPTT);
+    - ``detach()`` cuts tensor memories from the autograd graph (truncated BPTT); copies (``deepcopy``,
+      ``pickle``) hold detached memories too;
     - ``forward`` dispatches on ``step_mode``: ``'s'`` calls :meth:`single_step_forward` with ``[B, ...]``,
       ``'m'`` calls :meth:`multi_step_forward` with ``[T, B, ...]``, which by default runs single steps
       over dim 0 and stacks them.
@@ -117,6 +118,13 @@ class MemoryModule(nn.Module, StepModule):
                 f"spikestep.functional.reset_net(net) (or module.reset()) before feeding inputs of a new "
                 f"shape."
             )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (deepcopy, pickle) cannot share the original's autograd graph, and torch refuses to copy
+        # non-leaf tensors: copies hold the memories' values, detached.
+        state = self.__dict__.copy()
+        state["_memories"] = {k: _map_tensors(v, torch.Tensor.detach) for k, v in self._memories.items()}
+        return state
 
     # Memories behave like attributes: read, write, delete, list.
     def __getattr__(self, name: str) -> Any:

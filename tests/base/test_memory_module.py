@@ -1,0 +1,128 @@
+import copy
+import pickle
+
+import pytest
+import torch
+
+from spikestep.base import MemoryModule
+
+
+class Accumulator(MemoryModule):
+    """Sums its inputs over time; a minimal stateful module for testing the runtime."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_memory("total", 0.0)
+        self.register_memory("history", [])
+
+    def single_step_forward(self, x):
+        self.total = self.total + x
+        self.history.append(1)
+        return self.total
+
+
+def test_memory_reads_and_writes_like_an_attribute():
+    m = Accumulator()
+    assert m.total == 0.0
+    m.total = torch.ones(2)
+    assert torch.equal(m.total, torch.ones(2))
+    assert "total" in dict(m.named_memories())
+
+
+def test_reset_restores_a_fresh_copy_of_the_reset_value():
+    m = Accumulator()
+    m(torch.ones(2))
+    m(torch.ones(2))
+    m.reset()
+    assert m.total == 0.0
+    assert m.history == []
+    m(torch.ones(2))
+    # the list reset value itself must not have been mutated by the calls before reset
+    assert m._memories_rv["history"] == []
+
+
+def test_memories_are_not_parameters_nor_in_the_state_dict():
+    m = Accumulator()
+    m(torch.ones(2))
+    assert list(m.parameters()) == []
+    assert m.state_dict() == {}
+
+
+def test_detach_cuts_tensor_memories_from_the_graph():
+    m = Accumulator()
+    x = torch.ones(2, requires_grad=True)
+    m(x)
+    assert m.total.requires_grad
+    m.detach()
+    assert not m.total.requires_grad
+    assert m.total.grad_fn is None
+
+
+def test_default_multi_step_runs_single_steps_over_dim_0_and_stacks():
+    m = Accumulator()
+    m.step_mode = "m"
+    y = m(torch.ones(4, 3))
+    assert torch.equal(y, torch.arange(1.0, 5.0).unsqueeze(1).expand(4, 3))
+
+
+def test_memories_and_named_memories_agree():
+    m = Accumulator()
+    assert list(m.memories()) == [v for _, v in m.named_memories()]
+    assert [k for k, _ in m.named_memories()] == ["total", "history"]
+
+
+def test_registering_a_memory_twice_is_refused():
+    m = Accumulator()
+    with pytest.raises(ValueError, match="already has a memory"):
+        m.register_memory("total", 1.0)
+
+
+def test_registering_a_memory_over_an_attribute_is_refused():
+    m = Accumulator()
+    with pytest.raises(ValueError, match="already has an attribute"):
+        m.register_memory("forward", 0.0)
+
+
+def test_deepcopy_copies_memories_independently():
+    m = Accumulator()
+    m(torch.ones(2))
+    c = copy.deepcopy(m)
+    c(torch.ones(2))
+    assert torch.equal(m.total, torch.ones(2))
+    assert torch.equal(c.total, torch.full((2,), 2.0))
+
+
+def test_pickle_round_trip_keeps_memories_and_step_mode():
+    m = Accumulator()
+    m.step_mode = "m"
+    m(torch.ones(3, 2))
+    c = pickle.loads(pickle.dumps(m))
+    assert c.step_mode == "m"
+    assert torch.equal(c.total, m.total)
+    c.reset()
+    assert c.total == 0.0
+
+
+def test_to_dtype_casts_tensor_memories():
+    m = Accumulator()
+    m(torch.ones(2))
+    m.double()
+    assert m.total.dtype == torch.float64
+
+
+def test_dir_lists_memories():
+    assert "total" in dir(Accumulator())
+
+
+def test_deleting_a_memory_removes_it():
+    m = Accumulator()
+    del m.total
+    assert "total" not in dict(m.named_memories())
+
+
+def test_deepcopy_works_while_a_memory_is_part_of_the_graph():
+    m = Accumulator()
+    m(torch.ones(2, requires_grad=True) * 2)
+    c = copy.deepcopy(m)
+    assert torch.equal(c.total, m.total.detach())
+    assert not c.total.requires_grad

@@ -1,0 +1,181 @@
+import copy
+import pickle
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import sequences_and_splits
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from spikestep import functional, layer
+
+
+def reference_delay(x_seq, d):
+    """``y[t] = x[t - d]`` with zeros before the start, one step at a time."""
+    return torch.stack(
+        [x_seq[t - d] if t - d >= 0 else torch.zeros_like(x_seq[0]) for t in range(len(x_seq))]
+    )
+
+
+def test_the_specifications_worked_example_comes_out_exactly():
+    delay_layer = layer.Delay(delay_steps=1, step_mode="m")
+    x = torch.tensor([[0.2510, 0.7246], [0.5303, 0.3160], [0.2531, 0.5961], [0.0, 0.0], [0.0, 0.0]])
+    x.requires_grad = True
+    y = delay_layer(x)
+    expected_y = torch.tensor([[0.0, 0.0], [0.2510, 0.7246], [0.5303, 0.3160], [0.2531, 0.5961], [0.0, 0.0]])
+    assert torch.equal(y, expected_y)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("d", [0, 1, 4, 12])
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_delay_matches_the_reference(d, step_mode):
+    x = torch.rand(10, 2, 3)
+    delay = layer.Delay(d, step_mode=step_mode)
+    y = delay(x) if step_mode == "m" else torch.stack([delay(xt) for xt in x])
+    assert torch.equal(y, reference_delay(x, d))
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_zero_delay_is_the_identity(step_mode):
+    x = torch.rand(4, 3)
+    delay = layer.Delay(0, step_mode=step_mode)
+    assert torch.equal(delay(x), x)
+
+
+def test_delay_steps_is_read_only():
+    delay = layer.Delay(3)
+    assert delay.delay_steps == 3
+    with pytest.raises(AttributeError):
+        delay.delay_steps = 4
+
+
+@pytest.mark.parametrize("bad", [1.5, "3", True, None, [2]])
+def test_delay_steps_that_is_not_an_int_is_a_type_error(bad):
+    with pytest.raises(TypeError, match="delay_steps must be an int >= 0"):
+        layer.Delay(bad)
+
+
+def test_negative_delay_steps_is_a_value_error():
+    with pytest.raises(ValueError, match="delay_steps must be >= 0"):
+        layer.Delay(-2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_delay_keeps_the_input_dtype(dtype):
+    x = torch.rand(5, 3).to(dtype)
+    assert layer.Delay(2, step_mode="m")(x).dtype == dtype
+    assert layer.Delay(2)(x[0]).dtype == dtype
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_input_of_a_new_shape_without_reset_asks_for_reset_net(step_mode):
+    delay = layer.Delay(2, step_mode=step_mode)
+    delay(torch.ones(3, 2))
+    with pytest.raises(ValueError, match=r"functional\.reset_net"):
+        delay(torch.ones(3, 5))
+
+
+class _CountOps(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _ops_per_steady_step(d):
+    delay = layer.Delay(d)
+    x = torch.rand(8, 4)
+    delay(x)  # the first step allocates the d held (zero) inputs
+    with _CountOps() as counter:
+        for _ in range(20):
+            delay(x)
+    return counter.count
+
+
+def test_single_step_work_does_not_grow_with_the_delay():
+    assert _ops_per_steady_step(1000) == _ops_per_steady_step(1)
+
+
+def test_truncated_bptt_through_a_delay_cuts_the_held_inputs():
+    x = torch.rand(6, 2, requires_grad=True)
+    delay = layer.Delay(2, step_mode="m")
+    delay(x[:3])
+    functional.detach_net(delay)
+    delay(x[3:]).sum().backward()
+    assert torch.equal(x.grad[:3], torch.zeros(3, 2))
+    assert torch.equal(x.grad[3], torch.ones(2))
+
+    x.grad = None
+    delay.reset()
+    delay(x[:3])
+    delay(x[3:]).sum().backward()
+    assert torch.equal(x.grad[1:4], torch.ones(3, 2))
+
+
+def test_single_step_and_multi_step_can_be_mixed_without_reset():
+    x = torch.rand(9, 2)
+    delay = layer.Delay(3)
+    out = [delay(x[0]), delay(x[1])]
+    delay.step_mode = "m"
+    out.extend(delay(x[2:6]))
+    delay.step_mode = "s"
+    out.extend(delay(xt) for xt in x[6:])
+    assert torch.equal(torch.stack(out), reference_delay(x, 3))
+
+
+@given(data=sequences_and_splits(max_t=20, max_dim=3, spikes=False), d=st.integers(0, 25))
+def test_chunks_equal_whole_equal_single_steps(data, d):
+    x, sizes = data
+    whole = layer.Delay(d, step_mode="m")(x)
+    chunked_delay = layer.Delay(d, step_mode="m")
+    chunked = torch.cat([chunked_delay(c) for c in x.split(sizes)])
+    single = layer.Delay(d)
+    steps = torch.stack([single(xt) for xt in x])
+    expected = reference_delay(x, d)
+    assert torch.equal(whole, expected)
+    assert torch.equal(chunked, expected)
+    assert torch.equal(steps, expected)
+
+
+@given(
+    data=sequences_and_splits(max_t=20, max_dim=3, spikes=False),
+    d=st.integers(0, 6),
+    step_mode=st.sampled_from(["s", "m"]),
+)
+def test_reset_gives_back_the_first_calls_output_and_copies_continue_identically(data, d, step_mode):
+    x, sizes = data
+    delay = layer.Delay(d, step_mode="m")
+    first = delay(x)
+    delay.reset()
+    assert torch.equal(delay(x), first)
+    delay.reset()
+    delay.step_mode = step_mode
+    head = x[: sizes[0]]
+    if len(head):
+        delay(head) if step_mode == "m" else [delay(xt) for xt in head]
+    delay.step_mode = "m"
+    rest = x[sizes[0] :]
+    for twin in (copy.deepcopy(delay), pickle.loads(pickle.dumps(delay))):
+        if len(rest):
+            assert torch.equal(twin(rest), copy.deepcopy(delay)(rest))
+
+
+def test_gradcheck_through_chunks_and_single_steps():
+    x = torch.rand(7, 2, dtype=torch.float64, requires_grad=True)
+
+    def run(x):
+        delay = layer.Delay(3, step_mode="m")
+        y = [delay(x[:2])]
+        delay.step_mode = "s"
+        y.extend(delay(xt).unsqueeze(0) for xt in x[2:4])
+        delay.step_mode = "m"
+        y.append(delay(x[4:]))
+        return torch.cat(y)
+
+    assert torch.autograd.gradcheck(run, (x,))

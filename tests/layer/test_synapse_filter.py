@@ -1,0 +1,216 @@
+import copy
+import math
+import pickle
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import sequences_and_splits
+from torch.func import functional_call
+
+from spikestep import functional, layer
+
+
+def reference_synapse(x_seq, tau, i0=None):
+    """The specification's recurrence, elementwise, in plain Python floats over time."""
+    flat = x_seq.double().reshape(x_seq.shape[0], -1).tolist()
+    current = [0.0] * len(flat[0]) if i0 is None else i0.double().flatten().tolist()
+    out = []
+    for row in flat:
+        current = [i - (1.0 - x) * i / tau + x for i, x in zip(current, row)]
+        out.append(current)
+    return torch.tensor(out, dtype=torch.float64).reshape(x_seq.shape)
+
+
+def spikes(*shape, p=0.3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(*shape, generator=g) < p).float()
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("learnable", [False, True])
+def test_synapse_filter_matches_the_reference_on_spikes(step_mode, learnable):
+    x = spikes(20, 3, 4)
+    syn = layer.SynapseFilter(tau=5.0, learnable=learnable, step_mode=step_mode)
+    y = syn(x) if step_mode == "m" else torch.stack([syn(xt) for xt in x])
+    torch.testing.assert_close(y.double(), reference_synapse(x, 5.0), rtol=1e-6, atol=1e-6)
+
+
+def test_synapse_filter_matches_the_reference_on_real_valued_input():
+    x = torch.rand(15, 6, dtype=torch.float64) * 2 - 0.5
+    syn = layer.SynapseFilter(tau=3.0, step_mode="m")
+    torch.testing.assert_close(syn(x), reference_synapse(x, 3.0))
+
+
+def test_state_starts_at_zero_with_the_input_shape_dtype_and_device():
+    syn = layer.SynapseFilter(tau=2.0)
+    assert syn.out_i == 0.0
+    y = syn(torch.ones(2, 3, dtype=torch.float64))
+    assert syn.out_i.shape == (2, 3) and syn.out_i.dtype == torch.float64
+    assert torch.equal(y, torch.ones(2, 3, dtype=torch.float64))
+
+
+def test_without_input_the_current_decays_by_one_over_tau_per_step():
+    syn = layer.SynapseFilter(tau=4.0, step_mode="m")
+    y = syn(torch.tensor([[1.0], [0.0], [0.0]])).flatten()
+    torch.testing.assert_close(y, torch.tensor([1.0, 0.75, 0.5625]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_synapse_filter_keeps_the_input_dtype(dtype, step_mode):
+    x = spikes(12, 5).to(dtype)
+    syn = layer.SynapseFilter(tau=3.0, learnable=True, step_mode=step_mode)
+    y = syn(x) if step_mode == "m" else torch.stack([syn(xt) for xt in x])
+    assert y.dtype == dtype
+    tol = {torch.float16: 1e-2, torch.bfloat16: 5e-2}.get(dtype, 1e-5)
+    torch.testing.assert_close(y.double(), reference_synapse(x, 3.0), rtol=tol, atol=tol)
+
+
+def test_learnable_filter_holds_one_parameter_w_equal_to_minus_log_tau_minus_one():
+    syn = layer.SynapseFilter(tau=10.0, learnable=True)
+    params = dict(syn.named_parameters())
+    assert list(params) == ["w"]
+    assert params["w"].item() == pytest.approx(-math.log(9.0))
+    assert torch.sigmoid(params["w"]).item() == pytest.approx(0.1)
+
+
+def test_repr_shows_a_clean_current_tau_learnable_and_step_mode():
+    assert repr(layer.SynapseFilter(tau=100.0, learnable=True, step_mode="m")) == (
+        "SynapseFilter(tau=100.0, learnable=True, step_mode=m)"
+    )
+    assert "tau=2.5, learnable=False, step_mode=s" in repr(layer.SynapseFilter(tau=2.5))
+
+
+def test_repr_follows_the_learned_tau():
+    syn = layer.SynapseFilter(tau=2.0, learnable=True)
+    with torch.no_grad():
+        syn.w.fill_(-math.log(4.0))
+    assert "tau=5.0" in repr(syn)
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5, -3.0, float("inf"), float("nan")])
+def test_tau_not_above_one_is_a_value_error(tau):
+    with pytest.raises(ValueError, match="tau must be a finite number > 1"):
+        layer.SynapseFilter(tau=tau)
+
+
+@pytest.mark.parametrize("tau", ["10", None, True, torch.tensor(3.0)])
+def test_tau_that_is_not_a_number_is_a_type_error(tau):
+    with pytest.raises(TypeError, match="tau must be a real number"):
+        layer.SynapseFilter(tau=tau)
+
+
+def test_learnable_must_be_a_bool():
+    with pytest.raises(TypeError, match="learnable must be True or False"):
+        layer.SynapseFilter(learnable="yes")
+
+
+def test_bad_step_mode_is_a_value_error():
+    with pytest.raises(ValueError, match="step_mode"):
+        layer.SynapseFilter(step_mode="multi")
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_input_of_a_new_shape_without_reset_asks_for_reset_net(step_mode):
+    syn = layer.SynapseFilter(step_mode=step_mode)
+    syn(torch.ones(2, 3))
+    with pytest.raises(ValueError, match=r"functional\.reset_net"):
+        syn(torch.ones(2, 4))
+    syn.reset()
+    assert syn(torch.ones(2, 4)).shape == (2, 4)
+
+
+# --- gradients -------------------------------------------------------------------------------------
+
+
+def _run_in_chunks(syn, x, sizes):
+    return torch.cat([syn(chunk) for chunk in x.split(sizes)])
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_gradcheck_fixed_tau_through_input_and_carried_state(step_mode):
+    x = torch.rand(7, 2, 3, dtype=torch.float64, requires_grad=True)
+    i0 = torch.rand(2, 3, dtype=torch.float64, requires_grad=True)
+
+    def run(x, i0):
+        syn = layer.SynapseFilter(tau=3.0, step_mode="m")
+        syn.out_i = i0
+        if step_mode == "m":
+            return _run_in_chunks(syn, x, [3, 4])
+        syn.step_mode = "s"
+        return torch.stack([syn(xt) for xt in x])
+
+    assert torch.autograd.gradcheck(run, (x, i0))
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_gradcheck_learnable_tau_through_input_w_and_carried_state(step_mode):
+    syn = layer.SynapseFilter(tau=4.0, learnable=True, step_mode=step_mode).double()
+    x = torch.rand(6, 2, 2, dtype=torch.float64, requires_grad=True)
+    i0 = torch.rand(2, 2, dtype=torch.float64, requires_grad=True)
+    w = syn.w.detach().clone().requires_grad_(True)
+
+    def run(x, i0, w):
+        syn.reset()
+        syn.out_i = i0
+        if step_mode == "m":
+            return torch.cat([functional_call(syn, {"w": w}, (c,)) for c in x.split([1, 2, 3])])
+        return torch.stack([functional_call(syn, {"w": w}, (xt,)) for xt in x])
+
+    assert torch.autograd.gradcheck(run, (x, i0, w))
+
+
+def test_gradient_flows_across_chunks_until_detach():
+    x = torch.rand(6, 3, requires_grad=True)
+    syn = layer.SynapseFilter(tau=2.0, step_mode="m")
+    syn(x[:3])
+    syn(x[3:]).sum().backward()
+    assert (x.grad[:3] != 0).all()
+
+    x.grad = None
+    syn.reset()
+    syn(x[:3])
+    functional.detach_net(syn)
+    syn(x[3:]).sum().backward()
+    assert (x.grad[:3] == 0).all()
+
+
+# --- properties --------------------------------------------------------------------------------------
+
+
+@given(data=sequences_and_splits(dtype=torch.float64), tau=st.floats(1.01, 500.0), learnable=st.booleans())
+def test_chunks_equal_whole_equal_single_steps(data, tau, learnable):
+    x, sizes = data
+    whole_filter = layer.SynapseFilter(tau, learnable, step_mode="m").double()
+    whole = whole_filter(x)
+    chunked = _run_in_chunks(layer.SynapseFilter(tau, learnable, step_mode="m").double(), x, sizes)
+    single = layer.SynapseFilter(tau, learnable, step_mode="s").double()
+    steps = torch.stack([single(xt) for xt in x])
+    torch.testing.assert_close(chunked, whole, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(steps, whole, rtol=1e-12, atol=1e-12)
+    # a learnable tau is stored as w = -log(tau - 1) in float32: compare against the tau it really holds
+    torch.testing.assert_close(whole, reference_synapse(x, whole_filter.tau), rtol=1e-9, atol=1e-9)
+
+
+@given(data=sequences_and_splits(dtype=torch.float64), tau=st.floats(1.01, 50.0))
+def test_reset_gives_back_the_first_calls_output(data, tau):
+    x, _ = data
+    syn = layer.SynapseFilter(tau, step_mode="m").double()
+    first = syn(x)
+    syn(x)
+    functional.reset_net(syn)
+    torch.testing.assert_close(syn(x), first, rtol=0, atol=0)
+
+
+@given(data=sequences_and_splits(dtype=torch.float64), learnable=st.booleans())
+def test_deepcopy_and_pickle_round_trips_continue_identically(data, learnable):
+    x, sizes = data
+    syn = layer.SynapseFilter(7.0, learnable, step_mode="m").double()
+    syn(x[: sizes[0]])
+    rest = x[sizes[0] :]
+    for twin in (copy.deepcopy(syn), pickle.loads(pickle.dumps(syn))):
+        assert repr(twin) == repr(syn)
+        if len(rest):
+            torch.testing.assert_close(twin(rest), copy.deepcopy(syn)(rest), rtol=0, atol=0)
