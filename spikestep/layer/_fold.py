@@ -1,0 +1,50 @@
+"""The one fold that makes a stateless torch layer step-aware: time folded into the batch."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import functional as F
+from ..base import StepModule
+
+
+class _FoldTime(StepModule):
+    """Mixin placed *before* a torch layer: ``class Conv2d(_FoldTime, nn.Conv2d)``.
+
+    In ``'s'`` mode ``forward`` is the torch layer's. In ``'m'`` mode it checks that the input has the time
+    dimension and runs ``functional.seq_to_ann_forward``: ``[T, B, ...] -> [T*B, ...] -> layer ->
+    [T, B, ...]``, one call for all steps. Subclasses set ``_seq_layout`` (what an ``'m'`` input looks
+    like, for error messages) and the range of input dimensions ``'m'`` mode accepts.
+    """
+
+    _seq_layout: str = "[T, B, ...]"
+    _seq_min_dim: int = 2
+    _seq_max_dim: int | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.step_mode == "s":
+            return super().forward(x)
+        self._check_sequence(x)
+        return F.seq_to_ann_forward(x, super().forward)
+
+    def _check_sequence(self, x: object) -> None:
+        name = type(self).__name__
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
+        lo, hi = self._seq_min_dim, self._seq_max_dim
+        if x.dim() < lo or (hi is not None and x.dim() > hi):
+            if hi is None:
+                wanted = f"at least {lo}-d"
+            elif lo == hi:
+                wanted = f"{lo}-d"
+            else:
+                wanted = f"{lo}-d to {hi}-d"
+            raise ValueError(
+                f"{name} in multi-step mode expects {self._seq_layout} ({wanted}, time first), got shape "
+                f"{tuple(x.shape)} ({x.dim()}-d). If this input is a single time step, use step_mode='s' "
+                f"(or functional.set_step_mode(net, 's'))."
+            )
+
+    def extra_repr(self) -> str:
+        inner = super().extra_repr()
+        return f"{inner}, step_mode={self.step_mode}" if inner else f"step_mode={self.step_mode}"
