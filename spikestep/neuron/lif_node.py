@@ -1,0 +1,74 @@
+"""LIFNode: the leaky integrate-and-fire neuron with a fixed time constant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..functional.neuron import InvTau
+from ._checks import check_bool, check_tau
+from .base_node import BaseNode
+
+
+class LIFNode(BaseNode):
+    """Leaky integrate-and-fire neuron: the membrane leaks towards ``v_reset`` with time constant ``tau``.
+
+    .. math::
+        H[t] = V[t-1] + \\frac{X[t] - (V[t-1] - V_{reset})}{\\tau} \\ \\text{(decay\\_input)}, \\qquad
+        H[t] = V[t-1] - \\frac{V[t-1] - V_{reset}}{\\tau} + X[t] \\ \\text{(otherwise)}
+
+    then fire and reset as :class:`~spikestep.neuron.IFNode` (``V_reset`` reads as 0 under soft reset).
+
+    Args:
+        tau: membrane time constant in steps, ``> 1``.
+        decay_input: whether the input is scaled by ``1/tau`` too.
+        others: as :class:`~spikestep.neuron.BaseNode`, in SpikingJelly's order
+            ``(tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend,
+            store_v_seq)``.
+
+    Shapes: ``'s'``: ``[B, ...] -> [B, ...]``; ``'m'``: ``[T, B, ...] -> [T, B, ...]`` (one fused walk).
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep import neuron
+        >>> node = neuron.LIFNode(tau=2.0, step_mode="m", store_v_seq=True)
+        >>> node(torch.full((4, 1), 1.5)).flatten()
+        tensor([0., 1., 0., 1.])
+        >>> node.v_seq.flatten()
+        tensor([0.7500, 0.0000, 0.7500, 0.0000])
+    """
+
+    def __init__(
+        self,
+        tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: Any = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        backend: str = "auto",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
+        )
+        self.tau = tau
+        self.decay_input = check_bool(decay_input, "decay_input", type(self).__name__)
+
+    @property
+    def tau(self) -> float:
+        return self._tau
+
+    @tau.setter
+    def tau(self, value: float) -> None:
+        self._tau = check_tau(value, "tau", type(self).__name__)
+
+    def _inv_tau(self) -> InvTau:
+        return 1.0 / self._tau
+
+    def _decay_input(self) -> bool:
+        return self.decay_input
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()

@@ -1,0 +1,71 @@
+"""ParametricLIFNode: the leaky integrate-and-fire neuron that learns its time constant."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..functional.neuron import InvTau
+from ._checks import check_bool, check_tau
+from .base_node import BaseNode
+
+
+class ParametricLIFNode(BaseNode):
+    """LIF neuron with a learnable time constant (PLIF, Fang et al. 2021).
+
+    Same recurrence as :class:`~spikestep.neuron.LIFNode` with ``1/tau = sigmoid(w)``: one parameter
+    ``w``, initialised to ``-log(init_tau - 1)``, shared by all the neurons of the layer. The sigmoid keeps
+    ``tau > 1`` whatever the optimiser does; ``w`` gets its gradient from the fused backward as well.
+
+    Args:
+        init_tau: initial time constant, ``> 1``.
+        decay_input, others: as :class:`~spikestep.neuron.LIFNode` (SpikingJelly's order).
+
+    Shapes: ``'s'``: ``[B, ...] -> [B, ...]``; ``'m'``: ``[T, B, ...] -> [T, B, ...]``.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep import neuron
+        >>> node = neuron.ParametricLIFNode(init_tau=2.0, step_mode="m")
+        >>> node(torch.full((4, 1), 1.5)).sum().backward()
+        >>> round(node.tau, 6), node.w.grad is not None
+        (2.0, True)
+    """
+
+    def __init__(
+        self,
+        init_tau: float = 2.0,
+        decay_input: bool = True,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: Any = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        backend: str = "auto",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__(
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
+        )
+        init_tau = check_tau(init_tau, "init_tau", type(self).__name__)
+        self.decay_input = check_bool(decay_input, "decay_input", type(self).__name__)
+        self.w = nn.Parameter(torch.as_tensor(-math.log(init_tau - 1.0)))
+
+    @property
+    def tau(self) -> float:
+        """The time constant now, ``1 / sigmoid(w)``, as a float."""
+        with torch.no_grad():
+            return float(1.0 / torch.sigmoid(self.w.detach().double()))
+
+    def _inv_tau(self) -> InvTau:
+        return torch.sigmoid(self.w)
+
+    def _decay_input(self) -> bool:
+        return self.decay_input
+
+    def extra_repr(self) -> str:
+        return f"tau={float(f'{self.tau:.6g}')}, decay_input={self.decay_input}, " + super().extra_repr()
