@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from ..kernels.synapse_filter import synapse_filter_walk
+
 InvTau = float | torch.Tensor
 
 
@@ -37,6 +39,12 @@ def synapse_filter_multi_step(x_seq: torch.Tensor, state: torch.Tensor, inv_tau:
     """All steps of a sequence: ``x_seq`` ``[T, B, ...]``, ``state`` ``[B, ...]`` (the current before
     ``x_seq[0]``); returns the currents ``[T, B, ...]``, whose last entry is the state to carry on.
 
+    Equal to ``T`` calls of :func:`synapse_filter_step`, but fused: one walk over time forward and one
+    backward (``spikestep.kernels.synapse_filter``), with no per-step autograd graph. Gradients flow to
+    ``x_seq``, to ``state`` (so across chunks, unless the caller detaches) and to a tensor ``inv_tau``.
+    The backend (compiled numba kernel on the CPU, or pure PyTorch) is chosen by ``spikestep.kernels``;
+    force one with ``spikestep.kernels.use_backend``.
+
     Example::
 
         >>> import torch
@@ -44,8 +52,4 @@ def synapse_filter_multi_step(x_seq: torch.Tensor, state: torch.Tensor, inv_tau:
         >>> synapse_filter_multi_step(torch.tensor([[1.0], [0.0], [0.0]]), torch.zeros(1), 0.5).flatten()
         tensor([1.0000, 0.5000, 0.2500])
     """
-    outputs = []
-    for x in x_seq:
-        state = synapse_filter_step(x, state, inv_tau)
-        outputs.append(state)
-    return torch.stack(outputs)
+    return synapse_filter_walk(x_seq, state, inv_tau)

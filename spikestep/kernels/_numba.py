@@ -6,15 +6,16 @@ this small API and nothing else from numba directly (``prange`` excepted)::
 
     from spikestep.kernels import _numba
 
-    def _walk(x, out):  # a plain Python function; numba compiles it on first use
-        for j in _numba.prange(x.shape[1]):
-            ...
+    def _walk(x, out, lo, hi):  # a plain Python function; numba compiles it on first use
+        for t in range(x.shape[0]):
+            for j in range(lo, hi):
+                ...
 
-    _walk_kernel = _numba.kernel(_walk, parallel=True)   # lazy: nothing is compiled yet
+    _walk_kernel = _numba.kernel(_walk)   # lazy: nothing is compiled yet
 
     if _numba.available() and _numba.supports(tensor):
-        with _numba.threads():                 # numba uses as many threads as torch does
-            _walk_kernel(x_np, out_np)         # compiled now (or loaded from the on-disk cache)
+        # compiled now (or loaded from the on-disk cache); columns split between torch's threads
+        _numba.run_chunks(lambda lo, hi: _walk_kernel(x_np, out_np, lo, hi), n, work_per_item=T)
 
 API:
     ``available()``: numba imports and ``SPIKESTEP_DISABLE_NUMBA`` is not set to a true value. The
@@ -23,8 +24,16 @@ API:
         float16/bfloat16 and non-CPU tensors take the pure PyTorch path.
     ``kernel(fn, parallel=False)``: a lazily compiled ``numba.njit(cache=True, ...)`` version of ``fn``;
         compiled on its first call (JIT, cached on disk, no compile step at install).
-    ``threads()``: a context manager that runs numba's parallel loops on ``torch.get_num_threads()``
-        threads, so numba and torch do not oversubscribe the cores between them.
+    ``jitable(fn)``: marks a plain Python function (e.g. one step of a recurrence) as callable from
+        kernels too; it stays an ordinary function for torch code. Keep a kernel and the jitables it
+        calls in the same file: numba's disk cache only notices changes to the kernel's own file.
+    ``run_chunks(fn, n, work_per_item)``: calls ``fn(lo, hi)`` on contiguous chunks of ``range(n)`` on
+        up to ``torch.get_num_threads()`` threads (one chunk when the work is small) and returns the results
+        in order. With serial kernels compiled ``nogil=True`` this is the preferred way to go parallel: the
+        kernels compile several times faster than ``parallel=True`` ones (which matters for first use and
+        for the test suite), and the thread count follows torch's setting without numba's thread pool.
+    ``threads()``: a context manager that runs numba's own parallel loops (``parallel=True`` kernels) on
+        ``torch.get_num_threads()`` threads, so numba and torch do not oversubscribe the cores.
     ``prange``: ``numba.prange`` inside compiled kernels (``range`` for plain Python).
     ``DISABLE_ENV``: the environment variable's name.
 
@@ -43,6 +52,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -118,6 +128,30 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_jitables: list[Callable[..., Any]] = []
+_jitables_registered = 0
+
+
+def jitable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn`` as callable from compiled kernels; returns ``fn`` itself, unchanged for Python callers.
+
+    Registered with ``numba.extending.register_jitable`` only when the first kernel is compiled, so
+    writing one definition that serves both torch tensors and numba scalars costs no numba import.
+    """
+    _jitables.append(fn)
+    return fn
+
+
+def _register_jitables(numba: Any) -> None:
+    global _jitables_registered
+    with _import_lock:
+        import numba.extending  # the submodule is not imported by ``import numba`` alone
+
+        for fn in _jitables[_jitables_registered:]:
+            numba.extending.register_jitable(fn)
+        _jitables_registered = len(_jitables)
+
+
 class _LazyKernel:
     """``fn`` compiled by numba on its first call (once per argument types), cached on disk."""
 
@@ -132,6 +166,7 @@ class _LazyKernel:
             numba = _import_numba()
             if numba is None:
                 raise RuntimeError(f"{self._fn.__name__}: {unavailable_reason()}")
+            _register_jitables(numba)
             self._compiled = numba.njit(cache=True, parallel=self._parallel, fastmath=False, nogil=True)(
                 self._fn
             )
@@ -145,6 +180,43 @@ def kernel(fn: Callable[..., Any], parallel: bool = False) -> Callable[..., Any]
     is True; inside, use ``prange`` for the loop to run in parallel (over blocks of data, never over time).
     """
     return _LazyKernel(fn, parallel)
+
+
+# Work (items x work_per_item) below which one thread is faster than handing chunks to others.
+_MIN_WORK_PER_THREAD = 1 << 16
+_pool: ThreadPoolExecutor | None = None
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _import_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="spikestep"
+            )
+    return _pool
+
+
+def run_chunks(
+    fn: Callable[[int, int], Any], n: int, work_per_item: int = 1, align: int = 64, threads: int | None = None
+) -> list[Any]:
+    """Call ``fn(lo, hi)`` on contiguous chunks covering ``range(n)``, in parallel; return the results.
+
+    Uses at most ``threads`` (default ``torch.get_num_threads()``) threads, the caller's included, and
+    only as many as give each at least ~65k units of work (``(hi - lo) * work_per_item``). Chunk borders
+    are multiples of ``align`` (keeps each thread on its own cache lines). ``fn`` should release the GIL
+    (numba kernels do: ``kernel`` compiles with ``nogil=True``), or the threads take turns.
+    """
+    wanted = threads if threads is not None else torch.get_num_threads()
+    n_chunks = max(1, min(wanted, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD, -(-n // align)))
+    if n_chunks == 1:
+        return [fn(0, n)]
+    step = -(-n // n_chunks)
+    step = -(-step // align) * align
+    bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+    futures = [_get_pool().submit(fn, lo, hi) for lo, hi in bounds[1:]]
+    first = fn(*bounds[0])  # the calling thread does a share too
+    return [first, *(f.result() for f in futures)]
 
 
 @contextlib.contextmanager

@@ -1,0 +1,154 @@
+"""What the benchmark measures: a list of :class:`Case` objects, one per operation and pass.
+
+A case builds, for a size ``(T, N)`` (``N`` elements per time step) and a dtype, a zero-argument callable
+that runs the operation once; the runner times it. Each case may give up to three such builders:
+
+* ``fused``: spikestep's multi-step path (timed once per backend, under ``kernels.use_backend``);
+* ``loop``: the specification's way, single steps stacked, autograd recording each step;
+* ``spikingjelly``: the same operation in SpikingJelly, when it is installed (``None`` otherwise).
+
+Adding a case (e.g. a neuron) takes one entry in :func:`default_cases`; for a stateful module the helper
+:func:`module_case` builds all three callables from module factories::
+
+    module_case("LIF fwd+bwd", lambda: neuron.LIFNode(step_mode="m"), lambda: neuron.LIFNode(step_mode="s"),
+                backward=True)
+
+or build a list of your own and pass it to :func:`spikestep.bench.run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .. import functional
+from .. import layer as ss_layer
+
+Builder = Callable[[int, int, torch.dtype], Callable[[], object]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmarked operation. ``name`` labels the table row; the builders are described above."""
+
+    name: str
+    fused: Builder
+    loop: Builder | None = None
+    spikingjelly: Builder | None = None
+
+
+def spikes(n_steps: int, n: int, dtype: torch.dtype, rate: float = 0.2, seed: int = 0) -> torch.Tensor:
+    """A ``[T, N]`` tensor of 0/1 spikes at ``rate``, reproducible (``seed``)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(n_steps, n, generator=generator) < rate).to(dtype)
+
+
+def _run_multi(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    functional.reset_net(module)
+    return module(x)
+
+
+def _run_loop(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    functional.reset_net(module)
+    return torch.stack([module(x_t) for x_t in x])
+
+
+def _timed_pass(
+    module: nn.Module, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], backward: bool
+) -> Builder:
+    def build(n_steps: int, n: int, dtype: torch.dtype) -> Callable[[], object]:
+        x = spikes(n_steps, n, dtype)
+        if not backward:
+
+            def forward() -> object:
+                with torch.no_grad():
+                    return run(module, x)
+
+            return forward
+        x.requires_grad_(True)
+        grad = torch.ones(n_steps, n, dtype=dtype)
+
+        def forward_backward() -> object:
+            run(module, x).backward(grad)
+            x.grad = None
+            for p in module.parameters():
+                p.grad = None
+
+        return forward_backward
+
+    return build
+
+
+def module_case(
+    name: str,
+    make_multi: Callable[[], nn.Module],
+    make_single: Callable[[], nn.Module] | None = None,
+    make_spikingjelly: Callable[[], nn.Module] | None = None,
+    backward: bool = False,
+) -> Case:
+    """A case for a stateful module: ``make_multi()`` in multi-step mode runs ``[T, N]`` at once (fused);
+    ``make_single()`` in single-step mode runs it step by step, stacked (loop); ``make_spikingjelly()``
+    (when it returns a module) is SpikingJelly's multi-step module. Each call resets the module first.
+    ``backward=True`` times forward+backward, with the input requiring grad; else forward, no grad."""
+
+    def builder(make: Callable[[], nn.Module | None], run: Callable) -> Builder:
+        def build(n_steps: int, n: int, dtype: torch.dtype) -> Callable[[], object]:
+            module = make()
+            if module is None:
+                raise RuntimeError(f"{name}: the module factory returned None")
+            return _timed_pass(module.to(dtype), run, backward)(n_steps, n, dtype)
+
+        return build
+
+    return Case(
+        name=name,
+        fused=builder(make_multi, _run_multi),
+        loop=builder(make_single, _run_loop) if make_single is not None else None,
+        spikingjelly=builder(make_spikingjelly, _run_multi) if make_spikingjelly is not None else None,
+    )
+
+
+def _spikingjelly_layer(name: str, *args: object, **kwargs: object) -> Callable[[], nn.Module] | None:
+    """A factory for ``spikingjelly.activation_based.layer.<name>`` in multi-step mode, or ``None`` when
+    SpikingJelly (or that layer) is not installed: it is never required."""
+    try:
+        sj_layer = importlib.import_module("spikingjelly.activation_based.layer")
+    except Exception:
+        return None
+    cls = getattr(sj_layer, name, None)
+    if cls is None:
+        return None
+    return lambda: cls(*args, step_mode="m", **kwargs)
+
+
+TAU = 4.0
+DELAY_STEPS = 2
+
+
+def default_cases() -> list[Case]:
+    """The table's rows: SynapseFilter forward and forward+backward, Delay forward."""
+    return [
+        module_case(
+            "SynapseFilter fwd",
+            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
+            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
+            _spikingjelly_layer("SynapseFilter", tau=TAU),
+        ),
+        module_case(
+            "SynapseFilter fwd+bwd",
+            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
+            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
+            _spikingjelly_layer("SynapseFilter", tau=TAU),
+            backward=True,
+        ),
+        module_case(
+            "Delay fwd",
+            lambda: ss_layer.Delay(DELAY_STEPS, step_mode="m"),
+            lambda: ss_layer.Delay(DELAY_STEPS, step_mode="s"),
+            _spikingjelly_layer("Delay", DELAY_STEPS),
+        ),
+    ]

@@ -1,0 +1,123 @@
+"""``python -m spikestep.bench``: the benchmark's command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from typing import Any
+
+import torch
+
+from .. import kernels
+from ..kernels import _numba
+from .cases import default_cases
+from .runner import format_table, run
+
+STEPS = (16, 64, 256)
+ELEMENTS = (1_000, 100_000, 1_000_000)
+QUICK_STEPS = (16, 64)
+QUICK_ELEMENTS = (1_000, 100_000)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m spikestep.bench",
+        description=(
+            "Time spikestep's fused multi-step paths (SynapseFilter forward and forward+backward, Delay "
+            "forward) against the specification's per-step loop and the memory floor x.clone() of the same "
+            "[T, N] tensor (N = elements per step), float32 on the CPU. 'fused' is the backend spikestep "
+            "picks (numba when usable), 'torch' the pure PyTorch fallback, 'loop' single steps stacked with "
+            "autograd recording each step, 'SJ' SpikingJelly when installed. Times are medians in ms."
+        ),
+    )
+    parser.add_argument("--T", type=int, nargs="+", default=None, help=f"time steps (default {STEPS})")
+    parser.add_argument(
+        "--N", type=int, nargs="+", default=None, help=f"elements per step (default {ELEMENTS})"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"a small subset: T {QUICK_STEPS}, N {QUICK_ELEMENTS}"
+    )
+    parser.add_argument("--repeats", type=int, default=7, help="samples per median (default 7)")
+    parser.add_argument(
+        "--loop-repeats", type=int, default=2, help="samples for the slow per-step loop (default 2)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("both", "auto", "numba", "torch"),
+        default="both",
+        help="fused paths to time: 'both' (default) = auto and the torch fallback; or just one",
+    )
+    parser.add_argument("--no-loop", action="store_true", help="skip the per-step loop baseline")
+    parser.add_argument(
+        "--cases", nargs="+", default=None, help="only the cases whose name contains one of these"
+    )
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--json", metavar="PATH", default=None, help="also write the rows and settings as JSON"
+    )
+    return parser
+
+
+def _environment() -> dict[str, Any]:
+    numba_version = None
+    if _numba.available():
+        numba_version = _numba._import_numba().__version__
+    return {
+        "torch": torch.__version__,
+        "numba": numba_version,
+        "numba_status": _numba.unavailable_reason() or "available",
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark with command-line arguments ``argv`` (default ``sys.argv[1:]``); return 0."""
+    args = _parser().parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    steps = args.T or (QUICK_STEPS if args.quick else STEPS)
+    elements = args.N or (QUICK_ELEMENTS if args.quick else ELEMENTS)
+    cases = default_cases()
+    if args.cases:
+        cases = [c for c in cases if any(part.lower() in c.name.lower() for part in args.cases)]
+        if not cases:
+            raise SystemExit(f"--cases {args.cases} matched none of {[c.name for c in default_cases()]}")
+    backends = ("auto", "torch") if args.backend == "both" else (args.backend,)
+    if "numba" in backends:
+        kernels.resolve_backend(
+            torch.empty(0, dtype=getattr(torch, args.dtype)), backend="numba"
+        )  # fail early
+    sizes = [(t, n) for n in elements for t in steps]
+    env = _environment()
+    print(
+        f"spikestep.bench: {args.dtype}, CPU, {env['threads']} threads, numba: {env['numba_status']}",
+        flush=True,
+    )
+
+    def progress(row: dict[str, Any]) -> None:
+        print(f"  done: {row['case']} T={row['T']} N={row['N']}", file=sys.stderr, flush=True)
+
+    rows = run(
+        cases,
+        sizes,
+        dtype=getattr(torch, args.dtype),
+        repeats=args.repeats,
+        loop_repeats=args.loop_repeats,
+        backends=backends,
+        loop=not args.no_loop,
+        progress=progress,
+    )
+    print(format_table(rows), flush=True)
+    if args.json:
+        settings = {k: v for k, v in vars(args).items() if k != "json"}
+        with open(args.json, "w") as f:
+            json.dump({"environment": env, "settings": settings, "rows": rows}, f, indent=2)
+        print(f"wrote {args.json}")
+    return 0

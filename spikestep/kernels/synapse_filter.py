@@ -1,0 +1,282 @@
+"""The synapse filter over a whole sequence, fused: one walk over time forward, one walk back.
+
+The recurrence is ``spikestep.functional.synapse_filter_step``; its affine form, with ``k = 1/tau``,
+
+.. math::
+    I[t] = a[t] I[t-1] + x[t], \\qquad a[t] = 1 - (1 - x[t]) k
+
+is what both backends walk. Its derivatives, given the gradient ``gI`` of the outputs:
+
+.. math::
+    g[t] = gI[t] + a[t+1] g[t+1], \\quad gx[t] = g[t] (1 + k I[t-1]), \\quad
+    gk = \\sum_t g[t] (x[t] - 1) I[t-1], \\quad g_{state} = a[0] g[0]
+
+The four pieces (``_decay``, ``_advance``, ``_input_gain``, ``_inv_tau_gain``) are written once below and
+called by the torch walk on whole tensors and by the numba kernels on scalars. The tests check every
+backend against a per-step loop of ``synapse_filter_step`` and with ``gradcheck``.
+
+No per-step autograd graph is kept: the forward saves the input, the output and the carried-in state,
+and the backward recomputes ``a`` from the input. Peak memory of forward+backward is a few ``[T, ...]``
+tensors. The backward yields gradients to the input, to the carried-in state (so gradients flow
+across chunks unless the caller detaches) and to ``inv_tau`` when it is a tensor that requires grad.
+
+dtypes: float32/float64 on the CPU run the numba kernels when numba is usable; everything else (float16,
+bfloat16, CUDA) runs the torch walk in the tensor's own dtype, as the per-step loop would.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+from . import _numba, resolve_backend
+
+InvTau = float | torch.Tensor
+
+# Elements of N per block of the numba kernels: each row slice of x/out/grad (4 KiB in float32) stays
+# in L1 while the block walks all T steps, and there are enough blocks to share between threads.
+_BLOCK = 1024
+
+
+# --- The recurrence's pieces, written once (tensors with one=1.0; numba scalars with a typed one) ---
+
+
+@_numba.jitable
+def _decay(x, k, one):  # type: ignore[no-untyped-def]
+    """``a[t] = dI[t]/dI[t-1] = 1 - (1 - x[t]) k``."""
+    return one - (one - x) * k
+
+
+@_numba.jitable
+def _advance(x, a, prev):  # type: ignore[no-untyped-def]
+    """``I[t] = a[t] I[t-1] + x[t]``."""
+    return a * prev + x
+
+
+@_numba.jitable
+def _input_gain(prev, k, one):  # type: ignore[no-untyped-def]
+    """``dI[t]/dx[t] = 1 + k I[t-1]``."""
+    return one + k * prev
+
+
+@_numba.jitable
+def _inv_tau_gain(x, prev, one):  # type: ignore[no-untyped-def]
+    """``dI[t]/dk = (x[t] - 1) I[t-1]``."""
+    return (x - one) * prev
+
+
+# --- torch backend: one op per time step, everything else vectorised over [T, N] ---
+
+
+def _torch_forward(x: torch.Tensor, state: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    a = _decay(x, k, 1.0)
+    out = torch.empty_like(x)
+    prev = state
+    # torch.addcmul(x, a, prev) is _advance(x, a, prev) in one op that writes in place: the only op per step.
+    for x_t, a_t, out_t in zip(x.unbind(0), a.unbind(0), out.unbind(0), strict=True):
+        torch.addcmul(x_t, a_t, prev, out=out_t)
+        prev = out_t
+    return out
+
+
+def _torch_backward(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    out: torch.Tensor,
+    state: torch.Tensor,
+    k: float | torch.Tensor,
+    need_k: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    a = _decay(x, k, 1.0)
+    g = torch.empty_like(x)
+    g_steps, a_steps, grad_steps = g.unbind(0), a.unbind(0), grad_out.unbind(0)
+    g_steps[-1].copy_(grad_steps[-1])
+    for t in range(x.shape[0] - 2, -1, -1):  # g[t] = gI[t] + a[t+1] g[t+1], one op per step
+        torch.addcmul(grad_steps[t], a_steps[t + 1], g_steps[t + 1], out=g_steps[t])
+    grad_state = a[0] * g[0]
+    del a
+    grad_k = None
+    if need_k:  # reduced once, at the end
+        grad_k = (g[1:] * _inv_tau_gain(x[1:], out[:-1], 1.0)).sum() + (
+            g[0] * _inv_tau_gain(x[0], state, 1.0)
+        ).sum()
+    # g becomes the input's gradient in place: gx[t] = g[t] (1 + k I[t-1]).
+    g[1:].mul_(_input_gain(out[:-1], k, 1.0))
+    g[0].mul_(_input_gain(state, k, 1.0))
+    return g, grad_state, grad_k
+
+
+# --- numba backend: serial kernels over a range of columns [lo, hi); threads split the columns ---
+
+
+def _numba_forward_walk(x, state, k, one, out, lo, hi):  # type: ignore[no-untyped-def]
+    n_steps = x.shape[0]
+    for b0 in range(lo, hi, _BLOCK):  # a block of columns walks all T steps while its rows are in cache
+        b1 = min(b0 + _BLOCK, hi)
+        for j in range(b0, b1):
+            out[0, j] = _advance(x[0, j], _decay(x[0, j], k, one), state[j])
+        for t in range(1, n_steps):
+            for j in range(b0, b1):
+                out[t, j] = _advance(x[t, j], _decay(x[t, j], k, one), out[t - 1, j])
+
+
+def _numba_backward_walk(grad_out, x, out, state, k, one, grad_x, grad_state, lo, hi):  # type: ignore[no-untyped-def]
+    # grad_state[j] carries g[t+1] from step to step and ends as a[0] g[0]. gk is summed per column in
+    # float64 (a per-column sum keeps the inner loop vectorisable) and reduced once at the end.
+    n_steps = x.shape[0]
+    gk = np.zeros(min(_BLOCK, hi - lo), np.float64)
+    total = 0.0
+    for b0 in range(lo, hi, _BLOCK):
+        b1 = min(b0 + _BLOCK, hi)
+        gk[:] = 0.0
+        for j in range(b0, b1):
+            grad_state[j] = grad_out[n_steps - 1, j]
+        for t in range(n_steps - 1, 0, -1):
+            for j in range(b0, b1):
+                g = grad_state[j]
+                prev = out[t - 1, j]
+                grad_x[t, j] = g * _input_gain(prev, k, one)
+                gk[j - b0] += g * _inv_tau_gain(x[t, j], prev, one)
+                grad_state[j] = grad_out[t - 1, j] + _decay(x[t, j], k, one) * g
+        for j in range(b0, b1):
+            g = grad_state[j]
+            prev = state[j]
+            grad_x[0, j] = g * _input_gain(prev, k, one)
+            gk[j - b0] += g * _inv_tau_gain(x[0, j], prev, one)
+            grad_state[j] = _decay(x[0, j], k, one) * g
+        total += gk[: b1 - b0].sum()
+    return total
+
+
+_numba_forward = _numba.kernel(_numba_forward_walk)
+_numba_backward = _numba.kernel(_numba_backward_walk)
+
+
+def _as_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+def _numba_forward_call(x: torch.Tensor, state: torch.Tensor, k: float) -> torch.Tensor:
+    out = torch.empty_like(x)
+    xn, sn, on = _as_numpy(x), _as_numpy(state), _as_numpy(out)
+    kn, one = xn.dtype.type(k), _numba.one_like(xn)
+    _numba.run_chunks(lambda lo, hi: _numba_forward(xn, sn, kn, one, on, lo, hi), x.shape[1], x.shape[0])
+    return out
+
+
+def _numba_backward_call(
+    grad_out: torch.Tensor, x: torch.Tensor, out: torch.Tensor, state: torch.Tensor, k: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    grad_x = torch.empty_like(x)
+    grad_state = torch.empty_like(state)
+    gn, xn, on, sn = _as_numpy(grad_out), _as_numpy(x), _as_numpy(out), _as_numpy(state)
+    gxn, gsn = _as_numpy(grad_x), _as_numpy(grad_state)
+    kn, one = xn.dtype.type(k), _numba.one_like(xn)
+    partial_sums = _numba.run_chunks(
+        lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, gxn, gsn, lo, hi), x.shape[1], 3 * x.shape[0]
+    )
+    return grad_x, grad_state, torch.tensor(sum(partial_sums), dtype=torch.float64)
+
+
+# --- the fused operation ---
+
+
+class _SynapseFilterWalk(torch.autograd.Function):
+    """``x [T, N]`` (contiguous), ``state [N]``, ``inv_tau`` (0-d tensor or None), ``k`` (its value)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: torch.autograd.function.FunctionCtx,
+        x: torch.Tensor,
+        state: torch.Tensor,
+        inv_tau: torch.Tensor | None,
+        k: float | torch.Tensor,
+        backend: str,
+    ) -> torch.Tensor:
+        out = _numba_forward_call(x, state, k) if backend == "numba" else _torch_forward(x, state, k)
+        ctx.save_for_backward(x, out, state)
+        ctx.k, ctx.backend = k, backend
+        ctx.inv_tau_dtype = inv_tau.dtype if inv_tau is not None else None
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: torch.Tensor):  # type: ignore[no-untyped-def, override]
+        x, out, state = ctx.saved_tensors
+        need_x, need_state, need_k = ctx.needs_input_grad[:3]
+        grad_out = grad_out.contiguous()
+        if ctx.backend == "numba":
+            grad_x, grad_state, grad_k = _numba_backward_call(grad_out, x, out, state, ctx.k)
+        else:
+            grad_x, grad_state, grad_k = _torch_backward(grad_out, x, out, state, ctx.k, need_k)
+        grad_k = grad_k.to(ctx.inv_tau_dtype) if need_k else None
+        return (grad_x if need_x else None, grad_state if need_state else None, grad_k, None, None)
+
+
+def _reference_walk(x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> torch.Tensor:
+    from ..functional.synapse_filter import synapse_filter_step  # lazy: functional imports this module
+
+    outputs = []
+    for x in x_seq:
+        state = synapse_filter_step(x, state, inv_tau)
+        outputs.append(state)
+    return torch.stack(outputs)
+
+
+def _fusable(x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> bool:
+    """The fused walk covers floating x and state of one dtype and device, state broadcastable to one
+    step of x, and a scalar inv_tau; anything else keeps the per-step loop's own semantics."""
+    if not (isinstance(x_seq, torch.Tensor) and isinstance(state, torch.Tensor)):
+        return False
+    if not x_seq.is_floating_point() or x_seq.dim() < 1 or x_seq.shape[0] == 0:
+        return False
+    if state.dtype != x_seq.dtype or state.device != x_seq.device:
+        return False
+    try:
+        if torch.broadcast_shapes(state.shape, x_seq.shape[1:]) != x_seq.shape[1:]:
+            return False
+    except RuntimeError:
+        return False
+    if isinstance(inv_tau, torch.Tensor):
+        return inv_tau.dim() == 0 and inv_tau.is_floating_point() and inv_tau.device == x_seq.device
+    return isinstance(inv_tau, numbers.Real) and not isinstance(inv_tau, bool)
+
+
+def synapse_filter_walk(
+    x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau, backend: str | None = None
+) -> torch.Tensor:
+    """``I[t] = I[t-1] - (1 - x[t]) I[t-1] k + x[t]`` for all ``t``, fused: ``x_seq [T, ...]``, ``state``
+    (``I[-1]``, broadcastable to ``[...]``), ``inv_tau = k``: a float or a 0-d tensor (gradients flow to
+    it). Returns ``I [T, ...]``. ``backend`` (``'auto'``, ``'numba'``, ``'torch'``) overrides
+    :func:`spikestep.kernels.use_backend`.
+
+    Inputs outside the fused walk's scope (integer or mixed dtypes, a non-scalar ``inv_tau``, ``T = 0``)
+    run the per-step loop instead, with its semantics.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep.kernels.synapse_filter import synapse_filter_walk
+        >>> synapse_filter_walk(torch.tensor([[1.0], [0.0], [0.0]]), torch.zeros(1), 0.5).flatten()
+        tensor([1.0000, 0.5000, 0.2500])
+    """
+    if not _fusable(x_seq, state, inv_tau):
+        if isinstance(x_seq, torch.Tensor) and x_seq.dim() >= 1 and x_seq.shape[0] == 0:
+            return torch.empty_like(x_seq)
+        return _reference_walk(x_seq, state, inv_tau)
+    n_steps = x_seq.shape[0]
+    step_shape = x_seq.shape[1:]
+    x = x_seq.reshape(n_steps, -1).contiguous()
+    s = state.expand(step_shape).reshape(-1).contiguous()
+    chosen = resolve_backend(x, s, backend=backend)
+    if isinstance(inv_tau, torch.Tensor):
+        k_tensor = inv_tau.detach().to(x.dtype)
+        # numba takes a Python float; the torch walk keeps a tensor (no device sync on CUDA).
+        k = float(k_tensor) if chosen == "numba" else k_tensor
+        out = _SynapseFilterWalk.apply(x, s, inv_tau, k, chosen)
+    else:
+        out = _SynapseFilterWalk.apply(x, s, None, float(inv_tau), chosen)
+    return out.reshape(x_seq.shape)
