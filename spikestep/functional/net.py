@@ -39,6 +39,10 @@ def detach_net(net: nn.Module) -> None:
 def set_step_mode(net: nn.Module, step_mode: str) -> None:
     """Set ``step_mode`` on every :class:`~spikestep.base.StepModule` inside ``net`` (recursively).
 
+    A module that supports only one step mode (a container such as ``layer.MultiStepContainer``, which
+    feeds its children single steps) keeps its mode, and the modules inside it are left alone: switching
+    them would break it. A leaf module that cannot run in ``step_mode`` is a ``ValueError``.
+
     Example::
 
         >>> import torch
@@ -50,9 +54,17 @@ def set_step_mode(net: nn.Module, step_mode: str) -> None:
     """
     _check_module(net, "set_step_mode")
     check_step_mode(step_mode)
-    for module in net.modules():
-        if isinstance(module, StepModule):
-            module.step_mode = step_mode
+    _set_step_mode(net, step_mode)
+
+
+def _set_step_mode(module: nn.Module, step_mode: str) -> None:
+    if isinstance(module, StepModule):
+        supported = tuple(module.supported_step_mode())
+        if len(supported) == 1 and next(module.children(), None) is not None:
+            return  # a fixed-mode container: it and its children keep their modes
+        module.step_mode = step_mode
+    for child in module.children():
+        _set_step_mode(child, step_mode)
 
 
 def _check_module(net: object, caller: str) -> None:

@@ -47,3 +47,23 @@ def test_set_step_mode_rejects_an_unknown_mode():
 def test_net_helpers_reject_non_modules(helper):
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         helper([1, 2])
+
+
+@pytest.mark.parametrize("mode", ["s", "m"])
+def test_set_step_mode_leaves_fixed_mode_containers_and_their_children_alone(mode):
+    inner = layer.SynapseFilter(tau=2.0)
+    net = nn.Sequential(layer.MultiStepContainer(inner), layer.Delay(1))
+    functional.set_step_mode(net, mode)
+    assert net[0].step_mode == "m"
+    assert inner.step_mode == "s"
+    assert net[1].step_mode == mode
+
+
+def test_set_step_mode_refuses_a_leaf_that_cannot_run_in_that_mode():
+    from spikestep.base import MemoryModule, SingleStepModule
+
+    class OnlySingle(MemoryModule, SingleStepModule):
+        pass
+
+    with pytest.raises(ValueError, match="OnlySingle"):
+        functional.set_step_mode(nn.Sequential(OnlySingle()), "m")
