@@ -31,7 +31,7 @@ import torch
 
 InvTau = float | torch.Tensor | None
 Surrogate = Callable[[torch.Tensor], torch.Tensor]
-BACKENDS = ("auto", "torch", "numba")
+BACKENDS = ("auto", "numba", "torch")
 
 
 def neuron_charge(
@@ -148,8 +148,9 @@ def neuron_multi_step(
     sequence ``[T, B, ...]`` if ``store_v_seq`` else the last membrane ``[B, ...]``.
 
     ``backend``: ``'numba'`` (parallel CPU kernel; float32/float64 CPU tensors and the built-in
-    surrogates), ``'torch'`` (pure-PyTorch fused walk, any device, dtype and surrogate) or ``'auto'``
-    (numba where it applies, else torch).
+    surrogates; raises ``RuntimeError`` where it cannot run), ``'torch'`` (pure-PyTorch fused walk, any
+    device, dtype and surrogate) or ``'auto'`` (the choice of :func:`spikestep.kernels.use_backend`, by
+    default numba where it applies, else torch).
 
     Example::
 
@@ -159,6 +160,7 @@ def neuron_multi_step(
         >>> s.flatten(), v
         (tensor([0., 1., 0.]), tensor([0.7500]))
     """
+    from .. import kernels
     from ..kernels import neuron_numba, neuron_torch
 
     if surrogate_function is None:
@@ -167,26 +169,22 @@ def neuron_multi_step(
         raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     if not isinstance(v, torch.Tensor):
         v = torch.full(x_seq.shape[1:], float(v), dtype=x_seq.dtype, device=x_seq.device)
+    v = v.to(x_seq.dtype)
     if isinstance(inv_tau, torch.Tensor):
         inv_tau = inv_tau.to(x_seq.dtype)
-    args = (
-        x_seq,
-        v,
-        inv_tau,
-        decay_input,
-        v_threshold,
-        v_reset,
-        surrogate_function,
-        detach_reset,
-        store_v_seq,
-    )
-    if backend != "torch":
+    if x_seq.shape[0] == 0:  # nothing to walk: no spikes, the membrane passes through
+        return x_seq.new_empty(x_seq.shape), (x_seq.new_empty(x_seq.shape) if store_v_seq else v)
+    args = (x_seq, v, inv_tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset)
+    # 'auto' defers to the context's choice (kernels.use_backend), which itself defaults to 'auto'.
+    requested = None if backend == "auto" else backend
+    tensors = (x_seq, v, inv_tau) if isinstance(inv_tau, torch.Tensor) else (x_seq, v)
+    if kernels.resolve_backend(*tensors, backend=requested) == "numba":
         reason = neuron_numba.unsupported_reason(x_seq, v, inv_tau, surrogate_function)
         if reason is None:
-            return neuron_numba.neuron_walk_numba(*args)
-        if backend == "numba":
-            raise ValueError(f"backend='numba' cannot run this call: {reason}; use backend='auto' or 'torch'")
-    return neuron_torch.neuron_walk_torch(*args)
+            return neuron_numba.neuron_walk_numba(*args, store_v_seq)
+        if (requested or kernels.requested_backend()) == "numba":
+            raise RuntimeError(f"backend 'numba' was forced, but {reason}; use backend 'auto' or 'torch'")
+    return neuron_torch.neuron_walk_torch(*args, store_v_seq)
 
 
 def _default_surrogate() -> Surrogate:

@@ -1,22 +1,334 @@
-"""Numba kernel of the fused neuron walk (placeholder until the numba kernel lands: never selected)."""
+"""Numba kernels of the fused neuron walk: parallel over blocks of neurons, time walked inside.
+
+Same recurrence as :mod:`spikestep.functional.neuron`, written for scalars, with the same operation
+order as the torch expressions there so float32 results agree to the rounding (the tests hold both paths
+to it). One ``torch.autograd.Function``:
+
+* forward: for each block of neurons, walk ``t = 0..T-1`` keeping the block's membrane in a local
+  buffer; write the spikes (and the membranes if asked). Nothing else is saved: the backward recomputes
+  ``H`` for its block, which is cheaper than writing and re-reading ``[T, N]`` from memory.
+* backward: per block, recompute ``H[0..T-1]`` into a small ``[T, block]`` buffer, then walk ``t``
+  backwards: ``dH = dV * (dV/dH + dV/dS * sigma') + g_S * sigma'``, ``dX = dH * dH/dX``,
+  ``dV[t-1] = dH * dH/dV`` and, for a learnable ``1/tau``, ``sum_t dH * dH/d(1/tau)`` per neuron (summed
+  over neurons in float64 afterwards).
+
+The surrogate derivative ``sigma'`` is evaluated in the kernel for the built-in surrogates (chosen by
+``kernel_id`` + alpha); anything else runs the pure-PyTorch walk (:mod:`.neuron_torch`).
+
+Constants reach the kernels in a typed array ``p`` (the input's dtype), never as Python float literals:
+numba would type those as float64 and promote float32 arithmetic.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import torch
+
+from . import _numba
+
+_BLOCK = 512  # neurons per parallel task: a [T, block] buffer of H stays in cache for T up to a few hundred
+
+# Slots of the typed constant array ``p``.
+_K, _A, _B, _VR, _VTH, _ONE, _ZERO, _C1, _C2, _GS = range(10)
+# Charge kinds.
+_IF, _LIF_DECAY_INPUT, _LIF = 0, 1, 2
+# How the gradient of the spikes arrives: none, one value broadcast everywhere (a sum/mean loss), an array.
+_GS_NONE, _GS_SCALAR, _GS_ARRAY = 0, 1, 2
+# How the gradient of the membrane arrives: none, for the last step only, for every step (store_v_seq).
+_GV_NONE, _GV_LAST, _GV_SEQ = 0, 1, 2
+
+
+def _charge(x: Any, v: Any, k: Any, vr: Any, kind: int) -> Any:
+    # Same expressions, same order as functional.neuron.neuron_charge.
+    if kind == _IF:
+        return v + x
+    if kind == _LIF_DECAY_INPUT:
+        return v + (x - (v - vr)) * k
+    return v - (v - vr) * k + x
+
+
+def _reset(h: Any, fired: bool, vr: Any, vth: Any, hard: bool) -> Any:
+    # h * (1 - s) + s * v_reset and h - s * v_threshold with s in {0, 1}, as selects (they vectorise).
+    after = vr if hard else h - vth
+    return after if fired else h
+
+
+def _surrogate_grad(z: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int) -> Any:
+    # Same expressions, same order as the surrogates' derivative() (spikestep.surrogate).
+    if sid == 0:  # ATan: (alpha / 2) / (1 + (z * pi / 2 * alpha)^2)
+        y = z * c2
+        return c1 / (one + y * y)
+    if sid == 1:  # Sigmoid: s = sigmoid(alpha z); (1 - s) * s * alpha
+        s = one / (one + np.exp(-(z * c1)))
+        return (one - s) * s * c1
+    g = c1 - abs(z) * c2  # PiecewiseQuadratic: max(0, alpha - alpha^2 |z|)
+    return g if g > zero else zero
+
+
+def _grad_h(h: Any, d: Any, g_s: Any, p: Any, sid: int, hard: bool, detach_reset: bool) -> Any:
+    """``dL/dH[t]`` from ``d = dL/dV[t]`` and ``g_s = dL/dS[t]`` (direct), as neuron_torch computes it."""
+    one, zero, vr, vth = p[0], p[1], p[2], p[3]
+    z = h - vth
+    fired = z >= zero
+    sg = _surrogate_grad(z, one, zero, p[4], p[5], sid)
+    if hard:  # dV/dH = 1 - S, dV/dS = v_reset - H
+        coef = zero if fired else one
+        if not detach_reset:
+            coef = coef + (vr - h) * sg
+    elif detach_reset:  # soft: dV/dH = 1, dV/dS = -v_threshold
+        coef = one
+    else:
+        coef = sg * (-vth) + one
+    return d * coef + g_s * sg
+
+
+_charge = _numba.jitable(_charge)
+_reset = _numba.jitable(_reset)
+_surrogate_grad = _numba.jitable(_surrogate_grad)
+_grad_h = _numba.jitable(_grad_h)
+
+
+def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out):
+    n_steps, n = x.shape
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    # Constants in scalars, not re-read from p in the loop: that keeps the inner loop vectorisable.
+    k, vr, vth, one, zero = p[_K], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
+    for blk in _numba.prange(n_blocks):
+        lo = blk * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        v = v0[lo:hi].copy()
+        for t in range(n_steps):
+            xt = x[t, lo:hi]  # row views: contiguous, cheaper than 2-d indexing in the inner loop
+            st = s_out[t, lo:hi]
+            for i in range(hi - lo):
+                h = _charge(xt[i], v[i], k, vr, kind)
+                fired = h - vth >= zero
+                st[i] = one if fired else zero
+                v[i] = _reset(h, fired, vr, vth, hard)
+            if store_v_seq:
+                v_out[t, lo:hi] = v
+        if not store_v_seq:
+            v_out[0, lo:hi] = v
+
+
+def _backward(
+    x, v0, p, kind, hard, sid, detach_reset, grad_s, gs_mode, grad_v, gv_mode, need_k,
+    grad_x, grad_v0, grad_k_acc,
+):  # fmt: skip
+    n_steps, n = x.shape
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    k, a, b, vr, vth, one, zero, gsc = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO], p[_GS]
+    q = np.empty(6, dtype=p.dtype)  # what _grad_h reads, packed (one, zero, vr, vth, c1, c2)
+    q[0], q[1], q[2], q[3], q[4], q[5] = one, zero, vr, vth, p[_C1], p[_C2]
+    for blk in _numba.prange(n_blocks):
+        lo = blk * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        width = hi - lo
+        # Recompute the block's H (the forward again) so the reverse walk can read it back.
+        h_buf = np.empty((n_steps, width), dtype=x.dtype)
+        v = v0[lo:hi].copy()
+        for t in range(n_steps):
+            xt = x[t, lo:hi]
+            ht = h_buf[t]
+            for i in range(width):
+                h = _charge(xt[i], v[i], k, vr, kind)
+                ht[i] = h
+                v[i] = _reset(h, h - vth >= zero, vr, vth, hard)
+        dv = np.zeros(width, dtype=x.dtype)
+        if gv_mode == _GV_LAST:
+            dv[:] = grad_v[0, lo:hi]
+        acc = np.zeros(width, dtype=np.float64)
+        gh_row = np.empty(width, dtype=x.dtype)  # dL/dH[t] of the block, for the learnable-tau sum
+        for t in range(n_steps - 1, -1, -1):
+            ht = h_buf[t]
+            gxt = grad_x[t, lo:hi]
+            if gv_mode == _GV_SEQ:
+                dv += grad_v[t, lo:hi]
+            if gs_mode == _GS_ARRAY:
+                gst = grad_s[t, lo:hi]
+                for i in range(width):
+                    gh = _grad_h(ht[i], dv[i], gst[i], q, sid, hard, detach_reset)
+                    gh_row[i] = gh
+                    gxt[i] = gh * b
+                    dv[i] = gh * a
+            else:  # one broadcast value (zero when the spikes got no gradient)
+                for i in range(width):
+                    gh = _grad_h(ht[i], dv[i], gsc, q, sid, hard, detach_reset)
+                    gh_row[i] = gh
+                    gxt[i] = gh * b
+                    dv[i] = gh * a
+            if need_k:  # learnable 1/tau: sum_t dH[t] * dH[t]/d(1/tau) per neuron
+                xt = x[t, lo:hi]
+                for i in range(width):
+                    gh = gh_row[i]
+                    if t == 0:
+                        v_prev = v0[lo + i]
+                    else:
+                        hp = h_buf[t - 1, i]
+                        v_prev = _reset(hp, hp - vth >= zero, vr, vth, hard)
+                    if kind == _LIF_DECAY_INPUT:
+                        acc[i] += gh * (xt[i] - (v_prev - vr))
+                    else:
+                        acc[i] += gh * (vr - v_prev)
+        grad_v0[lo:hi] = dv
+        if need_k:
+            grad_k_acc[lo:hi] = acc
+
+
+_forward_kernel = _numba.kernel(_forward, parallel=True)
+_backward_kernel = _numba.kernel(_backward, parallel=True)
+
+
+def _kernel_surrogate(surrogate_function: Any) -> tuple[int, float] | None:
+    """``(kernel id, alpha)`` of a built-in spiking surrogate the kernel can evaluate, else None."""
+    from ..surrogate import ATan, PiecewiseQuadratic, Sigmoid, SurrogateFunction
+
+    for sid, cls in enumerate((ATan, Sigmoid, PiecewiseQuadratic)):
+        kind = type(surrogate_function)
+        if (
+            isinstance(surrogate_function, cls)
+            and kind.kernel_id == sid
+            and kind.derivative is cls.derivative
+            and kind.forward is SurrogateFunction.forward
+            and surrogate_function.spiking
+        ):
+            return sid, surrogate_function.alpha
+    return None
 
 
 def unsupported_reason(
     x_seq: torch.Tensor, v0: torch.Tensor, inv_tau: Any, surrogate_function: Any
 ) -> str | None:
     """Why the numba kernel cannot run this call, or None when it can."""
-    return "the numba neuron kernel is not built yet"
+    if not _numba.available():
+        return _numba.unavailable_reason()
+    for t in (x_seq, v0, inv_tau):
+        if isinstance(t, torch.Tensor) and not _numba.supports(t):
+            return f"it only runs float32/float64 CPU tensors, got {t.dtype} on {t.device}"
+    if _kernel_surrogate(surrogate_function) is None:
+        return (
+            f"its kernel only knows the built-in spiking surrogates (ATan, Sigmoid, PiecewiseQuadratic), got "
+            f"{type(surrogate_function).__name__}"
+        )
+    return None
 
 
-def neuron_walk_numba(*args: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    raise NotImplementedError("the numba neuron kernel is not built yet")
+def _constants(dtype: np.dtype, inv_tau: float | None, k_is_tensor: bool, decay_input: bool,
+               v_threshold: float, v_reset: float | None, sid: int, alpha: float) -> np.ndarray:  # fmt: skip
+    # Each constant rounded to the dtype the way torch rounds the matching Python scalar.
+    t = dtype.type
+    p = np.zeros(10, dtype=dtype)
+    if inv_tau is None:
+        p[_K], p[_A], p[_B] = 0, 1, 1
+    else:
+        p[_K] = t(inv_tau)
+        # torch computes 1 - k in the tensor's dtype for a learnable k, in double for a Python float.
+        p[_A] = t(1) - t(inv_tau) if k_is_tensor else t(1.0 - inv_tau)
+        p[_B] = p[_K] if decay_input else 1
+    p[_VR] = 0.0 if v_reset is None else v_reset
+    p[_VTH], p[_ONE], p[_ZERO] = v_threshold, 1, 0
+    if sid == 0:
+        p[_C1], p[_C2] = alpha / 2.0, math.pi / 2.0 * alpha
+    elif sid == 1:
+        p[_C1] = alpha
+    else:
+        p[_C1], p[_C2] = alpha, alpha * alpha
+    return p
 
 
-def numba_unavailable_reason() -> str | None:
-    return "the numba neuron kernel is not built yet"
+def _as_2d(t: torch.Tensor, n_steps: int) -> torch.Tensor:
+    return t.detach().contiguous().reshape(n_steps, -1)
+
+
+class _NeuronWalkNumba(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x_seq: torch.Tensor,
+        v0: torch.Tensor,
+        k_tensor: torch.Tensor | None,
+        cfg: tuple[Any, ...],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        p, kind, hard, _, _, store_v_seq = cfg
+        n_steps = x_seq.shape[0]
+        x2 = _as_2d(x_seq, n_steps)
+        v2 = v0.detach().contiguous().reshape(-1)
+        s2 = torch.empty_like(x2)
+        vout2 = torch.empty((n_steps if store_v_seq else 1, x2.shape[1]), dtype=x2.dtype)
+        with _numba.threads():
+            _forward_kernel(x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy())
+        ctx.save_for_backward(x_seq, v0, k_tensor)
+        ctx.cfg = cfg
+        ctx.set_materialize_grads(False)
+        s_seq = s2.reshape(x_seq.shape)
+        v_out = vout2.reshape(x_seq.shape) if store_v_seq else vout2.reshape(v0.shape)
+        return s_seq, v_out
+
+    @staticmethod
+    def backward(ctx: Any, grad_s: torch.Tensor | None, grad_v: torch.Tensor | None) -> tuple[Any, ...]:
+        x_seq, v0, k_tensor = ctx.saved_tensors
+        p, kind, hard, sid, detach_reset, store_v_seq = ctx.cfg
+        n_steps = x_seq.shape[0]
+        x2 = _as_2d(x_seq, n_steps)
+        n = x2.shape[1]
+        v2 = v0.detach().contiguous().reshape(-1)
+        dummy = np.zeros((1, 1), dtype=x2.numpy().dtype)
+        p = p.copy()
+        if grad_s is None:  # the spikes got no gradient: a broadcast zero
+            gs, gs_mode = dummy, _GS_SCALAR
+        elif grad_s.numel() > 0 and all(st == 0 for st in grad_s.stride()):
+            # One value broadcast everywhere (the gradient of s.sum() or s.mean()): pass the value, not
+            # a materialised [T, N] copy of it.
+            gs, gs_mode = dummy, _GS_SCALAR
+            p[_GS] = grad_s[(0,) * grad_s.dim()].item()
+        else:
+            gs, gs_mode = _as_2d(grad_s.to(x2.dtype), n_steps).numpy(), _GS_ARRAY
+        if grad_v is None:
+            gv, gv_mode = dummy, _GV_NONE
+        else:
+            gv = grad_v.detach().to(x2.dtype).contiguous().reshape(-1 if store_v_seq else 1, n).numpy()
+            gv_mode = _GV_SEQ if store_v_seq else _GV_LAST
+        need_k = k_tensor is not None and ctx.needs_input_grad[2]
+        grad_x = torch.empty_like(x2)
+        grad_v0 = torch.empty_like(v2)
+        acc = torch.empty(n if need_k else 1, dtype=torch.float64)
+        with _numba.threads():
+            _backward_kernel(
+                x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_mode, gv, gv_mode,
+                need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(),
+            )  # fmt: skip
+        grad_k = acc.sum().to(k_tensor.dtype).reshape(k_tensor.shape) if need_k else None
+        return (
+            grad_x.reshape(x_seq.shape) if ctx.needs_input_grad[0] else None,
+            grad_v0.reshape(v0.shape) if ctx.needs_input_grad[1] else None,
+            grad_k,
+            None,
+        )
+
+
+def neuron_walk_numba(
+    x_seq: torch.Tensor,
+    v0: torch.Tensor,
+    inv_tau: float | torch.Tensor | None,
+    decay_input: bool,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate_function: Any,
+    detach_reset: bool,
+    store_v_seq: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fused multi-step neuron on the numba kernels (same contract as ``neuron_walk_torch``).
+
+    Call only when :func:`unsupported_reason` returns None.
+    """
+    sid, alpha = _kernel_surrogate(surrogate_function)
+    k_tensor = inv_tau if isinstance(inv_tau, torch.Tensor) else None
+    k_value = None if inv_tau is None else float(inv_tau.detach() if k_tensor is not None else inv_tau)
+    kind = _IF if inv_tau is None else (_LIF_DECAY_INPUT if decay_input else _LIF)
+    dtype = np.dtype(np.float32) if x_seq.dtype == torch.float32 else np.dtype(np.float64)
+    p = _constants(dtype, k_value, k_tensor is not None, decay_input, v_threshold, v_reset, sid, alpha)
+    cfg = (p, kind, v_reset is not None, sid, detach_reset, store_v_seq)
+    return _NeuronWalkNumba.apply(x_seq, v0, k_tensor, cfg)

@@ -95,7 +95,9 @@ class _NeuronWalk(torch.autograd.Function):
         for t in range(h_seq.shape[0] - 1, -1, -1):
             if grad_v is not None and store_v_seq:
                 dv = dv + grad_v[t]
-            torch.addcmul(forced[t], dv, coef[t], out=grad_h[t])
+            # dv * coef + forced as two roundings (addcmul may fuse them), as the numba kernel does.
+            torch.mul(dv, coef[t], out=grad_h[t])
+            grad_h[t] += forced[t]
             dv = grad_h[t] * dh_dv
 
         grad_x = grad_v0 = grad_k = None

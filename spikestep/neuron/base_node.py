@@ -26,8 +26,9 @@ class BaseNode(MemoryModule):
             ``surrogate.ATan()``. Any elementwise callable works; the built-ins also run in the numba kernel.
         detach_reset: reset with ``S.detach()`` (gradients reach ``H`` through the spike only).
         step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
-        backend: multi-step path: ``'auto'`` (numba kernel where it applies, else pure PyTorch),
-            ``'torch'`` or ``'numba'`` (raises where it cannot run).
+        backend: multi-step path: ``'auto'`` (as :func:`spikestep.kernels.use_backend` says, by default
+            the numba kernel where it applies, else pure PyTorch), ``'torch'`` or ``'numba'`` (raises
+            ``RuntimeError`` at the call where it cannot run: a GPU tensor, float16, a custom surrogate).
         store_v_seq: in multi-step mode, keep the membrane after each step in ``v_seq`` ``[T, B, ...]``.
 
     Memories: ``v`` (starts at ``v_reset``, or 0 under soft reset, and takes the input's shape, dtype and
@@ -66,10 +67,10 @@ class BaseNode(MemoryModule):
         if backend not in BACKENDS:
             raise ValueError(f"{owner}: backend must be one of {list(BACKENDS)}, got {backend!r}")
         if backend == "numba":
-            from ..kernels.neuron_numba import numba_unavailable_reason
+            from ..kernels import _numba
 
-            reason = numba_unavailable_reason()
-            if reason is not None:
+            reason = _numba.unavailable_reason()
+            if reason:
                 raise ValueError(
                     f"{owner}: backend='numba' is not usable here ({reason}); use 'auto' or 'torch'"
                 )
