@@ -9,7 +9,7 @@ Example::
 
     >>> from spikestep import bench
     >>> rows = bench.run(bench.default_cases()[:1], [(4, 10)], repeats=1, loop_repeats=1)
-    >>> sorted(k for k in rows[0] if k.endswith("_ms"))
+    >>> sorted(k for k, v in rows[0].items() if k.endswith("_ms") and v is not None)
     ['floor_ms', 'fused_ms', 'loop_ms', 'torch_ms']
 """
 

@@ -107,7 +107,8 @@ def run(
         del sample
         gc.collect()
         for case in cases:
-            row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "floor_ms": floor_ms}
+            row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "backend": None}
+            row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None), floor_ms=floor_ms)
             for backend in backends:
                 key = "torch_ms" if backend == "torch" else "fused_ms"
                 row[key] = _time_builder(case.fused, n_steps, n, dtype, repeats, backend)
@@ -140,7 +141,7 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     header = ["case", "T", "N", "backend", *(c[1] for c in columns)]
     lines = [header]
     for row in rows:
-        cells = [row["case"], str(row["T"]), format_n(row["N"]), str(row.get("backend", "-"))]
+        cells = [row["case"], str(row["T"]), format_n(row["N"]), str(row.get("backend") or "-")]
         for key, _, fmt in columns:
             value = row.get(key)
             cells.append(fmt.format(value) if value is not None else "-")

@@ -113,40 +113,47 @@ def _torch_backward(
 
 
 def _numba_forward_walk(x, state, k, one, out, lo, hi):  # type: ignore[no-untyped-def]
+    # Row slices indexed from 0 let LLVM drop numba's negative-index checks and vectorise the inner loop.
     n_steps = x.shape[0]
     for b0 in range(lo, hi, _BLOCK):  # a block of columns walks all T steps while its rows are in cache
         b1 = min(b0 + _BLOCK, hi)
-        for j in range(b0, b1):
-            out[0, j] = _advance(x[0, j], _decay(x[0, j], k, one), state[j])
-        for t in range(1, n_steps):
-            for j in range(b0, b1):
-                out[t, j] = _advance(x[t, j], _decay(x[t, j], k, one), out[t - 1, j])
+        prev = state[b0:b1]
+        for t in range(n_steps):
+            x_t, out_t = x[t, b0:b1], out[t, b0:b1]
+            for j in range(b1 - b0):
+                out_t[j] = _advance(x_t[j], _decay(x_t[j], k, one), prev[j])
+            prev = out_t
 
 
 def _numba_backward_walk(grad_out, x, out, state, k, one, grad_x, grad_state, lo, hi):  # type: ignore[no-untyped-def]
-    # grad_state[j] carries g[t+1] from step to step and ends as a[0] g[0]. gk is summed per column in
-    # float64 (a per-column sum keeps the inner loop vectorisable) and reduced once at the end.
+    # grad_state carries g[t] from step to step (it ends as a[0] g[0]). gk is summed per column in
+    # float64 (per column keeps the inner loop vectorisable) and reduced once per block.
     n_steps = x.shape[0]
     gk = np.zeros(min(_BLOCK, hi - lo), np.float64)
     total = 0.0
     for b0 in range(lo, hi, _BLOCK):
         b1 = min(b0 + _BLOCK, hi)
         gk[:] = 0.0
-        for j in range(b0, b1):
-            grad_state[j] = grad_out[n_steps - 1, j]
-        for t in range(n_steps - 1, 0, -1):
-            for j in range(b0, b1):
-                g = grad_state[j]
-                prev = out[t - 1, j]
-                grad_x[t, j] = g * _input_gain(prev, k, one)
-                gk[j - b0] += g * _inv_tau_gain(x[t, j], prev, one)
-                grad_state[j] = grad_out[t - 1, j] + _decay(x[t, j], k, one) * g
-        for j in range(b0, b1):
-            g = grad_state[j]
-            prev = state[j]
-            grad_x[0, j] = g * _input_gain(prev, k, one)
-            gk[j - b0] += g * _inv_tau_gain(x[0, j], prev, one)
-            grad_state[j] = _decay(x[0, j], k, one) * g
+        g = grad_state[b0:b1]
+        g[:] = grad_out[n_steps - 1, b0:b1]
+        for t in range(n_steps - 1, 0, -1):  # g[t-1] = gI[t-1] + a[t] g[t]
+            x_t, prev, grad_x_t, grad_in = (
+                x[t, b0:b1],
+                out[t - 1, b0:b1],
+                grad_x[t, b0:b1],
+                grad_out[t - 1, b0:b1],
+            )
+            for j in range(b1 - b0):
+                g_j = g[j]
+                grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
+                gk[j] += g_j * _inv_tau_gain(x_t[j], prev[j], one)
+                g[j] = grad_in[j] + _decay(x_t[j], k, one) * g_j
+        x_t, prev, grad_x_t = x[0, b0:b1], state[b0:b1], grad_x[0, b0:b1]
+        for j in range(b1 - b0):  # t = 0: the carried-in state's gradient is a[0] g[0]
+            g_j = g[j]
+            grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
+            gk[j] += g_j * _inv_tau_gain(x_t[j], prev[j], one)
+            g[j] = _decay(x_t[j], k, one) * g_j
         total += gk[: b1 - b0].sum()
     return total
 
@@ -169,7 +176,7 @@ def _numba_forward_call(x: torch.Tensor, state: torch.Tensor, k: float) -> torch
 
 def _numba_backward_call(
     grad_out: torch.Tensor, x: torch.Tensor, out: torch.Tensor, state: torch.Tensor, k: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     grad_x = torch.empty_like(x)
     grad_state = torch.empty_like(state)
     gn, xn, on, sn = _as_numpy(grad_out), _as_numpy(x), _as_numpy(out), _as_numpy(state)
@@ -178,7 +185,7 @@ def _numba_backward_call(
     partial_sums = _numba.run_chunks(
         lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, gxn, gsn, lo, hi), x.shape[1], 3 * x.shape[0]
     )
-    return grad_x, grad_state, torch.tensor(sum(partial_sums), dtype=torch.float64)
+    return grad_x, grad_state, sum(partial_sums)
 
 
 # --- the fused operation ---
@@ -212,7 +219,7 @@ class _SynapseFilterWalk(torch.autograd.Function):
             grad_x, grad_state, grad_k = _numba_backward_call(grad_out, x, out, state, ctx.k)
         else:
             grad_x, grad_state, grad_k = _torch_backward(grad_out, x, out, state, ctx.k, need_k)
-        grad_k = grad_k.to(ctx.inv_tau_dtype) if need_k else None
+        grad_k = torch.as_tensor(grad_k, dtype=ctx.inv_tau_dtype, device=x.device) if need_k else None
         return (grad_x if need_x else None, grad_state if need_state else None, grad_k, None, None)
 
 
@@ -235,11 +242,12 @@ def _fusable(x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> bool:
         return False
     if state.dtype != x_seq.dtype or state.device != x_seq.device:
         return False
-    try:
-        if torch.broadcast_shapes(state.shape, x_seq.shape[1:]) != x_seq.shape[1:]:
+    if state.shape != x_seq.shape[1:]:  # the common case skips broadcast_shapes, slow for small tensors
+        try:
+            if torch.broadcast_shapes(state.shape, x_seq.shape[1:]) != x_seq.shape[1:]:
+                return False
+        except RuntimeError:
             return False
-    except RuntimeError:
-        return False
     if isinstance(inv_tau, torch.Tensor):
         return inv_tau.dim() == 0 and inv_tau.is_floating_point() and inv_tau.device == x_seq.device
     return isinstance(inv_tau, numbers.Real) and not isinstance(inv_tau, bool)

@@ -1,0 +1,47 @@
+"""The benchmark runs end to end on a tiny size (no timing assertions: the machine is shared)."""
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from spikestep import bench
+
+
+def test_run_fills_every_column_for_a_tiny_size():
+    rows = bench.run(bench.default_cases(), [(3, 10)], repeats=1, loop_repeats=1)
+    assert [r["case"] for r in rows] == ["SynapseFilter fwd", "SynapseFilter fwd+bwd", "Delay fwd"]
+    for row in rows:
+        for key in ("fused_ms", "torch_ms", "loop_ms", "floor_ms", "fused_vs_floor", "loop_vs_fused"):
+            assert row[key] is not None and row[key] > 0
+
+
+def test_a_custom_case_can_be_added():
+    def build(n_steps, n, dtype):
+        x = torch.ones(n_steps, n, dtype=dtype)
+        return lambda: x * 2
+
+    case = bench.Case("double", fused=build)
+    rows = bench.run([case], [(2, 4)], repeats=1, backends=("torch",))
+    assert rows[0]["case"] == "double" and rows[0]["loop_ms"] is None
+    assert "double" in bench.format_table(rows)
+
+
+def test_main_prints_a_table_and_writes_json(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert (
+        bench.main(["--T", "2", "--N", "8", "--repeats", "1", "--cases", "delay", "--json", str(path)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "Delay fwd" in out and "clone ms" in out
+    data = json.loads(path.read_text())
+    assert data["rows"][0]["T"] == 2 and data["rows"][0]["N"] == 8
+    assert "torch" in data["environment"]
+
+
+def test_the_module_command_has_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "spikestep.bench", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "--json" in result.stdout and "--quick" in result.stdout
