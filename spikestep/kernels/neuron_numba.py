@@ -30,6 +30,17 @@ import torch
 from . import _numba
 
 _BLOCK = 512  # neurons per parallel task: a [T, block] buffer of H stays in cache for T up to a few hundred
+# Below this many neuron-steps one thread does the walk: waking a second one costs more than it saves
+# (microseconds on an idle machine, a scheduler time slice of milliseconds on a busy one).
+_PARALLEL_MIN_WORK = 1 << 17
+
+
+def _n_threads(n_steps: int, n: int) -> int:
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    if n_steps * n < _PARALLEL_MIN_WORK:
+        return 1
+    return max(1, min(torch.get_num_threads(), n_blocks))
+
 
 # Slots of the typed constant array ``p``.
 _K, _A, _B, _VR, _VTH, _ONE, _ZERO, _C1, _C2, _GS = range(10)
@@ -258,7 +269,7 @@ class _NeuronWalkNumba(torch.autograd.Function):
         v2 = v0.detach().contiguous().reshape(-1)
         s2 = torch.empty_like(x2)
         vout2 = torch.empty((n_steps if store_v_seq else 1, x2.shape[1]), dtype=x2.dtype)
-        with _numba.threads():
+        with _numba.threads(_n_threads(n_steps, x2.shape[1])):
             _forward_kernel(x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy())
         ctx.save_for_backward(x_seq, v0, k_tensor)
         ctx.cfg = cfg
@@ -295,7 +306,7 @@ class _NeuronWalkNumba(torch.autograd.Function):
         grad_x = torch.empty_like(x2)
         grad_v0 = torch.empty_like(v2)
         acc = torch.empty(n if need_k else 1, dtype=torch.float64)
-        with _numba.threads():
+        with _numba.threads(_n_threads(n_steps, n)):
             _backward_kernel(
                 x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_mode, gv, gv_mode,
                 need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(),
