@@ -1,0 +1,348 @@
+"""``spikestep train``: train a spiking classifier on an offline data set and save what it learned.
+
+Two data sets: ``digits`` (scikit-learn's 8x8 digits, as constant current or Poisson spikes, a small
+convolutional SNN with a voting population) and ``mnist1d`` (MNIST-1D, one value per time step, a
+:class:`~spikestep.models.DelayNet` whose memory over time comes from delay lines). Everything runs in
+multi-step mode. Writes ``checkpoint.pt`` and three PNG figures into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from .. import __version__, encoding, functional
+from ..data import DATASETS, DataSplit
+from ..models import READOUTS, DelayNet, DigitsNet
+from ..neuron import BaseNode
+from . import _train_plots
+from ._common import (
+    CLIError,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    progress,
+    pyplot,
+    writable_dir,
+)
+
+# Scores are rates in [0, 1]; cross-entropy needs a wider range of logits to become confident.
+LOGIT_SCALE = 10.0
+EVAL_BATCH = 500
+
+
+@dataclass(frozen=True)
+class _Task:
+    """How to train on one data set: its defaults, its network and how a batch becomes a sequence."""
+
+    defaults: dict[str, Any]
+    build: Callable[[argparse.Namespace, DataSplit], nn.Module]
+    to_sequence: Callable[[torch.Tensor, argparse.Namespace, torch.Generator], torch.Tensor]
+
+
+def _digits_model(args: argparse.Namespace, data: DataSplit) -> nn.Module:
+    return DigitsNet(
+        channels=args.hidden,
+        voting_size=args.voting_size,
+        num_classes=data.num_classes,
+        dropout=args.dropout,
+        readout=args.readout,
+        tau=args.tau,
+        readout_tau=args.readout_tau,
+    )
+
+
+def _digits_sequence(x: torch.Tensor, args: argparse.Namespace, generator: torch.Generator) -> torch.Tensor:
+    # [B, 64] -> [T, B, 64]: the same image at each step, as a current or as Poisson spikes.
+    if args.encoding == "poisson":
+        return encoding.poisson(x, args.T, generator)
+    return x.unsqueeze(0).expand(args.T, *x.shape)
+
+
+def _mnist1d_model(args: argparse.Namespace, data: DataSplit) -> nn.Module:
+    return DelayNet(
+        hidden=args.hidden,
+        taps=args.taps,
+        voting_size=args.voting_size,
+        num_classes=data.num_classes,
+        dropout=args.dropout,
+        readout=args.readout,
+        tau=args.tau,
+        readout_tau=args.readout_tau,
+    )
+
+
+def _mnist1d_sequence(x: torch.Tensor, args: argparse.Namespace, generator: torch.Generator) -> torch.Tensor:
+    # [B, 40] -> [40, B, 1]: one value of the signal per time step.
+    return x.t().unsqueeze(-1).contiguous()
+
+
+TASKS: dict[str, _Task] = {
+    "digits": _Task(
+        defaults={
+            "epochs": 30,
+            "batch_size": 64,
+            "lr": 3e-3,
+            "T": 8,
+            "encoding": "constant",
+            "hidden": 32,
+            "dropout": 0.3,
+            "voting_size": 10,
+            "taps": None,
+        },
+        build=_digits_model,
+        to_sequence=_digits_sequence,
+    ),
+    "mnist1d": _Task(
+        defaults={
+            "epochs": 40,
+            "batch_size": 64,
+            "lr": 3e-3,
+            "T": 40,
+            "encoding": "value",
+            "hidden": 64,
+            "dropout": 0.1,
+            "voting_size": 10,
+            "taps": 5,
+        },
+        build=_mnist1d_model,
+        to_sequence=_mnist1d_sequence,
+    ),
+}
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to ``subparsers``."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a spiking classifier on digits or MNIST-1D",
+        description="Train a spiking classifier (multi-step mode) on a data set made offline, score it on a "
+        "held-out test split after each epoch, and save checkpoint.pt and PNG figures (accuracy curve, a "
+        "test sample's output spike raster, firing rate per layer) into --out. Options left out take the "
+        "data set's defaults (shown in brackets: digits / mnist1d).",
+    )
+    p.add_argument(
+        "--dataset", choices=sorted(TASKS), default="digits", help="data set to train on (default digits)"
+    )
+    p.add_argument("--out", default=None, help="output folder [runs/<dataset>]")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result (default 0)")
+
+    def default_help(text: str, key: str) -> str:
+        return f"{text} [{TASKS['digits'].defaults[key]} / {TASKS['mnist1d'].defaults[key]}]"
+
+    p.add_argument("--epochs", type=non_negative_int, default=None, help=default_help("epochs", "epochs"))
+    p.add_argument(
+        "--batch-size", type=positive_int, default=None, help=default_help("batch size", "batch_size")
+    )
+    p.add_argument("--lr", type=positive_float, default=None, help=default_help("Adam learning rate", "lr"))
+    p.add_argument(
+        "--T",
+        type=positive_int,
+        default=None,
+        help="time steps per image (digits only) [8 / the sequence, 40]",
+    )
+    p.add_argument(
+        "--encoding",
+        choices=("constant", "poisson"),
+        default=None,
+        help="digits only: the image as a constant input current or as Poisson spikes [constant]",
+    )
+    p.add_argument(
+        "--hidden",
+        type=positive_int,
+        default=None,
+        help=default_help("conv channels (digits) / neurons per hidden block (mnist1d)", "hidden"),
+    )
+    p.add_argument(
+        "--taps",
+        type=positive_int,
+        default=None,
+        help="mnist1d only: delayed copies per delay bank, 1 = no delays (the feed-forward baseline) [5]",
+    )
+    p.add_argument(
+        "--dropout", type=probability, default=None, help=default_help("dropout before the output", "dropout")
+    )
+    p.add_argument(
+        "--voting-size",
+        type=positive_int,
+        default=None,
+        help=default_help("output neurons per class", "voting_size"),
+    )
+    p.add_argument(
+        "--readout",
+        choices=READOUTS,
+        default="voting",
+        help="class scores: 'voting' = firing rate of each class's population (VotingLayer); 'synapse' = "
+        "the populations' spikes filtered by a SynapseFilter, read at the last step (default voting)",
+    )
+    p.add_argument(
+        "--readout-tau",
+        type=positive_float,
+        default=10.0,
+        help="time constant of the synapse readout (default 10)",
+    )
+    p.add_argument("--tau", type=positive_float, default=2.0, help="LIF membrane time constant (default 2)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, one line per epoch")
+    p.set_defaults(run=run)
+    return p
+
+
+def _resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options left out with the data set's defaults; reject options the data set has no use for."""
+    task = TASKS[args.dataset]
+    if args.dataset == "mnist1d":
+        for name in ("T", "encoding"):
+            if getattr(args, name) is not None:
+                raise CLIError(
+                    f"--{name} applies to --dataset digits only (MNIST-1D feeds one value per step)"
+                )
+    if args.dataset == "digits" and args.taps is not None:
+        raise CLIError("--taps applies to --dataset mnist1d only (the digits network has no delay banks)")
+    if args.readout_tau <= 1.0:
+        raise CLIError(f"--readout-tau must be > 1 (time steps), got {args.readout_tau}")
+    if args.tau <= 1.0:
+        raise CLIError(f"--tau must be > 1 (time steps), got {args.tau}")
+    resolved = argparse.Namespace(**vars(args))
+    for key, value in task.defaults.items():
+        if getattr(resolved, key, None) is None:
+            setattr(resolved, key, value)
+    if resolved.out is None:
+        resolved.out = str(Path("runs") / args.dataset)
+    return resolved
+
+
+def _evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, args: argparse.Namespace, task: _Task, seed: int
+) -> tuple[float, torch.Tensor]:
+    """Test accuracy and the class scores ``[N, C]``; Poisson spikes drawn from their own seeded generator."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    scores = []
+    with torch.no_grad():
+        for i in range(0, len(y), EVAL_BATCH):
+            scores.append(model(task.to_sequence(x[i : i + EVAL_BATCH], args, generator)))
+            functional.reset_net(model)
+    all_scores = torch.cat(scores)
+    return (all_scores.argmax(1) == y).float().mean().item(), all_scores
+
+
+def _record_spikes(model: nn.Module, x_seq: torch.Tensor) -> tuple[list[tuple[str, float]], torch.Tensor]:
+    """Run ``x_seq`` once; return the mean firing rate of each spiking layer and the last layer's spikes."""
+    nodes = [(name, m) for name, m in model.named_modules() if isinstance(m, BaseNode)]
+    outputs: dict[str, torch.Tensor] = {}
+    hooks = [
+        m.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.detach()))
+        for name, m in nodes
+    ]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x_seq)
+    finally:
+        for h in hooks:
+            h.remove()
+        functional.reset_net(model)
+    rates = []
+    for i, (name, _) in enumerate(nodes):
+        spikes = outputs[name]
+        kind = "output" if i == len(nodes) - 1 else f"hidden {i + 1}"
+        rates.append((f"{kind}\n{spikes[0, 0].numel()} LIF", spikes.mean().item()))
+    return rates, outputs[nodes[-1][0]]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as ``args`` says; print one line per epoch and the files written. Returns 0."""
+    args = _resolve(args)
+    task = TASKS[args.dataset]
+    out = writable_dir(args.out)
+    plt = pyplot("spikestep train's figures")  # fail now, not after training, when matplotlib is missing
+    started = time.perf_counter()
+
+    torch.manual_seed(args.seed)
+    data = DATASETS[args.dataset]()
+    model = task.build(args, data)
+    generator = torch.Generator().manual_seed(args.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
+    n_params = sum(p.numel() for p in model.parameters())
+    print(
+        f"spikestep train: {data!r}; {type(model).__name__} ({n_params:,} parameters), T={args.T}, "
+        f"readout={args.readout}, seed={args.seed}",
+        flush=True,
+    )
+
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": [], "seconds": []}
+    n_train = len(data.y_train)
+    n_batches = math.ceil(n_train / args.batch_size)
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        order = torch.randperm(n_train, generator=generator)
+        loss_sum = correct = seen = 0.0
+        bar = progress(range(n_batches), n_batches, f"epoch {epoch}/{args.epochs}", not args.no_progress)
+        for b in bar:
+            ix = order[b * args.batch_size : (b + 1) * args.batch_size]
+            scores = model(task.to_sequence(data.x_train[ix], args, generator))
+            loss = nn.functional.cross_entropy(scores * LOGIT_SCALE, data.y_train[ix])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            functional.reset_net(model)
+            loss_sum += loss.item() * len(ix)
+            correct += (scores.argmax(1) == data.y_train[ix]).sum().item()
+            seen += len(ix)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}")
+        scheduler.step()
+        test_acc, _ = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
+        history["train_loss"].append(loss_sum / seen)
+        history["train_acc"].append(correct / seen)
+        history["test_acc"].append(test_acc)
+        history["seconds"].append(time.perf_counter() - started)
+        print(
+            f"epoch {epoch:3d}/{args.epochs}  loss {loss_sum / seen:.4f}  train {correct / seen:6.2%}  "
+            f"test {test_acc:6.2%}  ({history['seconds'][-1]:.1f} s)",
+            flush=True,
+        )
+
+    test_acc, scores = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
+    sample = task.to_sequence(data.x_test[:EVAL_BATCH], args, torch.Generator().manual_seed(args.seed + 1))
+    rates, out_spikes = _record_spikes(model, sample)
+    checkpoint = out / "checkpoint.pt"
+    torch.save(
+        {
+            "model": type(model).__name__,
+            "state_dict": model.state_dict(),
+            "args": {k: v for k, v in vars(args).items() if k != "run"},
+            "history": history,
+            "test_accuracy": test_acc,
+            "firing_rates": dict(rates),
+            "spikestep_version": __version__,
+        },
+        checkpoint,
+    )
+    figures = _train_plots.save_all(
+        plt,
+        out,
+        dataset=args.dataset,
+        history=history,
+        rates=rates,
+        x=data.x_test[0],
+        spikes=out_spikes[:, 0],
+        voting_size=args.voting_size,
+        label=int(data.y_test[0]),
+        predicted=int(scores[0].argmax()),
+    )
+    elapsed = time.perf_counter() - started
+    print(f"test accuracy {test_acc:.2%} after {args.epochs} epochs in {elapsed:.1f} s")
+    for path in [checkpoint, *figures]:
+        print(f"wrote {path}")
+    return 0
