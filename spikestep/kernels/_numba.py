@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -197,26 +198,44 @@ def _get_pool() -> ThreadPoolExecutor:
     return _pool
 
 
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
 def run_chunks(
     fn: Callable[[int, int], Any], n: int, work_per_item: int = 1, align: int = 64, threads: int | None = None
 ) -> list[Any]:
-    """Call ``fn(lo, hi)`` on contiguous chunks covering ``range(n)``, in parallel; return the results.
+    """Call ``fn(lo, hi)`` on contiguous chunks covering ``range(n)``, in parallel; return the results in
+    the order of the chunks.
 
     Uses at most ``threads`` (default ``torch.get_num_threads()``) threads, the caller's included, and
-    only as many as give each at least ~65k units of work (``(hi - lo) * work_per_item``). Chunk borders
-    are multiples of ``align`` (keeps each thread on its own cache lines). ``fn`` should release the GIL
-    (numba kernels do: ``kernel`` compiles with ``nogil=True``), or the threads take turns.
+    only as many as give each at least ~65k units of work (``(hi - lo) * work_per_item``). The range is cut
+    into a few chunks per thread, which the threads take in turn: on a shared machine a thread that is
+    descheduled for a while does not hold the others up. Chunk borders are multiples of ``align`` (each
+    thread writes its own cache lines). ``fn`` should release the GIL (kernels compiled by :func:`kernel`
+    do: ``nogil=True``), or the threads take turns.
     """
     wanted = threads if threads is not None else torch.get_num_threads()
-    n_chunks = max(1, min(wanted, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD, -(-n // align)))
-    if n_chunks == 1:
+    n_threads = max(1, min(wanted, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD, _ceil_div(n, align)))
+    if n_threads == 1:
         return [fn(0, n)]
-    step = -(-n // n_chunks)
-    step = -(-step // align) * align
+    n_chunks = min(4 * n_threads, max(n_threads, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD))
+    step = _ceil_div(_ceil_div(n, n_chunks), align) * align
     bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
-    futures = [_get_pool().submit(fn, lo, hi) for lo, hi in bounds[1:]]
-    first = fn(*bounds[0])  # the calling thread does a share too
-    return [first, *(f.result() for f in futures)]
+    results: list[Any] = [None] * len(bounds)
+    next_chunk = itertools.count()  # next() on a count is atomic under the GIL: each chunk is taken once
+
+    def work() -> None:
+        for i in iter(next_chunk.__next__, None):
+            if i >= len(bounds):
+                return
+            results[i] = fn(*bounds[i])
+
+    futures = [_get_pool().submit(work) for _ in range(n_threads - 1)]
+    work()  # the calling thread takes chunks too
+    for future in futures:
+        future.result()
+    return results
 
 
 @contextlib.contextmanager

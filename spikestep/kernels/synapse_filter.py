@@ -162,28 +162,35 @@ _numba_forward = _numba.kernel(_numba_forward_walk)
 _numba_backward = _numba.kernel(_numba_backward_walk)
 
 
-def _as_numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().numpy()
+def _as_numpy(t: torch.Tensor, n_steps: int) -> np.ndarray:
+    """``t`` (contiguous, CPU) as a numpy array sharing its memory: ``[T, N]`` for ``n_steps``, else ``[N]``
+    (numpy's reshape is cheaper than torch's view, which matters for short sequences)."""
+    return t.detach().numpy().reshape(n_steps, -1) if n_steps else t.detach().numpy().reshape(-1)
 
 
-def _numba_forward_call(x: torch.Tensor, state: torch.Tensor, k: float) -> torch.Tensor:
+def _numba_forward_call(
+    x: torch.Tensor, state: torch.Tensor, k: float
+) -> tuple[torch.Tensor, tuple[np.ndarray, ...]]:
+    """Returns the output (``x``'s shape) and the numpy views the backward reuses."""
+    n_steps = x.shape[0]
     out = torch.empty_like(x)
-    xn, sn, on = _as_numpy(x), _as_numpy(state), _as_numpy(out)
+    xn, sn, on = _as_numpy(x, n_steps), _as_numpy(state, 0), _as_numpy(out, n_steps)
     kn, one = xn.dtype.type(k), _numba.one_like(xn)
-    _numba.run_chunks(lambda lo, hi: _numba_forward(xn, sn, kn, one, on, lo, hi), x.shape[1], x.shape[0])
-    return out
+    _numba.run_chunks(lambda lo, hi: _numba_forward(xn, sn, kn, one, on, lo, hi), xn.shape[1], n_steps)
+    return out, (xn, sn, on)
 
 
 def _numba_backward_call(
-    grad_out: torch.Tensor, x: torch.Tensor, out: torch.Tensor, state: torch.Tensor, k: float
+    grad_out: torch.Tensor, arrays: tuple[np.ndarray, ...], state: torch.Tensor, k: float
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    grad_x = torch.empty_like(x)
+    xn, sn, on = arrays
+    n_steps = xn.shape[0]
+    grad_x = torch.empty_like(grad_out)
     grad_state = torch.empty_like(state)
-    gn, xn, on, sn = _as_numpy(grad_out), _as_numpy(x), _as_numpy(out), _as_numpy(state)
-    gxn, gsn = _as_numpy(grad_x), _as_numpy(grad_state)
+    gn, gxn, gsn = _as_numpy(grad_out, n_steps), _as_numpy(grad_x, n_steps), _as_numpy(grad_state, 0)
     kn, one = xn.dtype.type(k), _numba.one_like(xn)
     partial_sums = _numba.run_chunks(
-        lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, gxn, gsn, lo, hi), x.shape[1], 3 * x.shape[0]
+        lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, gxn, gsn, lo, hi), xn.shape[1], 3 * n_steps
     )
     return grad_x, grad_state, sum(partial_sums)
 
@@ -191,8 +198,19 @@ def _numba_backward_call(
 # --- the fused operation ---
 
 
+def _torch_forward_any_shape(x: torch.Tensor, state: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    return _torch_forward(x.view(x.shape[0], -1), state.view(-1), k).view(x.shape)
+
+
+def _forward(x: torch.Tensor, state: torch.Tensor, k: float | torch.Tensor, backend: str) -> torch.Tensor:
+    """The walk on contiguous ``x [T, ...]`` and ``state [...]`` without autograd."""
+    return (
+        _numba_forward_call(x, state, k)[0] if backend == "numba" else _torch_forward_any_shape(x, state, k)
+    )
+
+
 class _SynapseFilterWalk(torch.autograd.Function):
-    """``x [T, N]`` (contiguous), ``state [N]``, ``inv_tau`` (0-d tensor or None), ``k`` (its value)."""
+    """``x [T, ...]`` and ``state [...]`` (contiguous), ``inv_tau`` (0-d tensor or None), ``k`` (its value)."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -203,7 +221,11 @@ class _SynapseFilterWalk(torch.autograd.Function):
         k: float | torch.Tensor,
         backend: str,
     ) -> torch.Tensor:
-        out = _numba_forward_call(x, state, k) if backend == "numba" else _torch_forward(x, state, k)
+        if backend == "numba":
+            out, ctx.arrays = _numba_forward_call(x, state, k)
+        else:
+            out = _torch_forward_any_shape(x, state, k)
+        # Saved for the version checks (an in-place change to any of them makes backward raise).
         ctx.save_for_backward(x, out, state)
         ctx.k, ctx.backend = k, backend
         ctx.inv_tau_dtype = inv_tau.dtype if inv_tau is not None else None
@@ -216,9 +238,18 @@ class _SynapseFilterWalk(torch.autograd.Function):
         need_x, need_state, need_k = ctx.needs_input_grad[:3]
         grad_out = grad_out.contiguous()
         if ctx.backend == "numba":
-            grad_x, grad_state, grad_k = _numba_backward_call(grad_out, x, out, state, ctx.k)
+            grad_x, grad_state, grad_k = _numba_backward_call(grad_out, ctx.arrays, state, ctx.k)
         else:
-            grad_x, grad_state, grad_k = _torch_backward(grad_out, x, out, state, ctx.k, need_k)
+            n_steps = x.shape[0]
+            grad_x, grad_state, grad_k = _torch_backward(
+                grad_out.view(n_steps, -1),
+                x.view(n_steps, -1),
+                out.view(n_steps, -1),
+                state.view(-1),
+                ctx.k,
+                need_k,
+            )
+            grad_x, grad_state = grad_x.view(x.shape), grad_state.view(state.shape)
         grad_k = torch.as_tensor(grad_k, dtype=ctx.inv_tau_dtype, device=x.device) if need_k else None
         return (grad_x if need_x else None, grad_state if need_state else None, grad_k, None, None)
 
@@ -275,16 +306,17 @@ def synapse_filter_walk(
         if isinstance(x_seq, torch.Tensor) and x_seq.dim() >= 1 and x_seq.shape[0] == 0:
             return torch.empty_like(x_seq)
         return _reference_walk(x_seq, state, inv_tau)
-    n_steps = x_seq.shape[0]
-    step_shape = x_seq.shape[1:]
-    x = x_seq.reshape(n_steps, -1).contiguous()
-    s = state.expand(step_shape).reshape(-1).contiguous()
-    chosen = resolve_backend(x, s, backend=backend)
-    if isinstance(inv_tau, torch.Tensor):
-        k_tensor = inv_tau.detach().to(x.dtype)
-        # numba takes a Python float; the torch walk keeps a tensor (no device sync on CUDA).
-        k = float(k_tensor) if chosen == "numba" else k_tensor
-        out = _SynapseFilterWalk.apply(x, s, inv_tau, k, chosen)
-    else:
-        out = _SynapseFilterWalk.apply(x, s, None, float(inv_tau), chosen)
-    return out.reshape(x_seq.shape)
+    x = x_seq.contiguous()
+    if state.shape != x.shape[1:]:
+        state = state.expand(x.shape[1:])  # autograd sums the gradient back to the state's own shape
+    state = state.contiguous()
+    chosen = resolve_backend(x, state, backend=backend)
+    k_tensor = inv_tau.detach().to(x.dtype) if isinstance(inv_tau, torch.Tensor) else None
+    # numba takes a Python float; the torch walk keeps a tensor (no device sync on CUDA).
+    k = float(inv_tau) if k_tensor is None else (float(k_tensor) if chosen == "numba" else k_tensor)
+    needs_graph = torch.is_grad_enabled() and (
+        x.requires_grad or state.requires_grad or (k_tensor is not None and inv_tau.requires_grad)
+    )
+    if not needs_graph:  # forward only: skip the autograd.Function's bookkeeping
+        return _forward(x, state, k, chosen)
+    return _SynapseFilterWalk.apply(x, state, inv_tau if k_tensor is not None else None, k, chosen)

@@ -55,7 +55,7 @@ def test_run_chunks_covers_the_range_once_in_order():
     spans = _numba.run_chunks(lambda lo, hi: (lo, hi), 1000, work_per_item=10_000, align=64, threads=3)
     assert spans[0][0] == 0 and spans[-1][1] == 1000
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
-    assert len(spans) == 3 and all(lo % 64 == 0 for lo, _ in spans)
+    assert len(spans) >= 3 and all(lo % 64 == 0 for lo, _ in spans)
 
 
 def test_run_chunks_keeps_small_work_on_one_thread():
