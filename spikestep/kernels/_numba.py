@@ -186,15 +186,17 @@ def kernel(fn: Callable[..., Any], parallel: bool = False) -> Callable[..., Any]
 # Work (items x work_per_item) below which one thread is faster than handing chunks to others.
 _MIN_WORK_PER_THREAD = 1 << 16
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
 
 
 def _get_pool() -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_pid
     with _import_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="spikestep"
-            )
+        # A forked child (e.g. a DataLoader worker) inherits the pool but not its threads: make a new one.
+        if _pool is None or _pool_pid != os.getpid():
+            workers = max(1, (os.cpu_count() or 1) - 1)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spikestep")
+            _pool_pid = os.getpid()
     return _pool
 
 

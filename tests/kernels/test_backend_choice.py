@@ -1,6 +1,8 @@
 """Choosing the backend in one place, and falling back when numba cannot run."""
 
 import itertools
+import multiprocessing
+import os
 
 import pytest
 import torch
@@ -69,3 +71,18 @@ def test_threads_follows_torch_and_restores_numba_setting():
     with _numba.threads(1):
         assert numba.get_num_threads() == 1
     assert numba.get_num_threads() == before
+
+
+def _chunks_in_child(queue):
+    queue.put(_numba.run_chunks(lambda lo, hi: hi - lo, 1 << 12, work_per_item=1 << 12, threads=2))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_run_chunks_works_in_a_forked_child_after_the_parent_used_its_pool():
+    _numba.run_chunks(lambda lo, hi: None, 1 << 12, work_per_item=1 << 12, threads=2)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_chunks_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 0 and sum(queue.get(timeout=5)) == 1 << 12
