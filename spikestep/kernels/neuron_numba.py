@@ -67,24 +67,27 @@ def _reset(h: Any, fired: bool, vr: Any, vth: Any, hard: bool) -> Any:
     return after if fired else h
 
 
-def _surrogate_grad(z: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int) -> Any:
-    # Same expressions, same order as the surrogates' derivative() (spikestep.surrogate).
-    if sid == 0:  # ATan: (alpha / 2) / (1 + (z * pi / 2 * alpha)^2)
-        y = z * c2
-        return c1 / (one + y * y)
-    if sid == 1:  # Sigmoid: s = sigmoid(alpha z); (1 - s) * s * alpha
-        s = one / (one + np.exp(-(z * c1)))
-        return (one - s) * s * c1
-    g = c1 - abs(z) * c2  # PiecewiseQuadratic: max(0, alpha - alpha^2 |z|)
-    return g if g > zero else zero
+def _surrogate_grad_row(h: Any, vth: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int, out: Any) -> None:
+    """``out[i] = sigma'(h[i] - vth)`` for one row; the same expressions, in the same order, as the
+    surrogates' ``derivative()``. One loop per surrogate: each is straight-line code that vectorises."""
+    if sid == 0:  # ATan: (alpha / 2) / (1 + ((h - vth) * pi / 2 * alpha)^2)
+        for i in range(h.shape[0]):
+            y = (h[i] - vth) * c2
+            out[i] = c1 / (one + y * y)
+    elif sid == 1:  # Sigmoid: s = sigmoid(alpha (h - vth)); (1 - s) * s * alpha
+        for i in range(h.shape[0]):
+            s = one / (one + np.exp(-((h[i] - vth) * c1)))
+            out[i] = (one - s) * s * c1
+    else:  # PiecewiseQuadratic: max(0, alpha - alpha^2 |h - vth|)
+        for i in range(h.shape[0]):
+            g = c1 - abs(h[i] - vth) * c2
+            out[i] = g if g > zero else zero
 
 
-def _grad_h(h: Any, d: Any, g_s: Any, p: Any, sid: int, hard: bool, detach_reset: bool) -> Any:
-    """``dL/dH[t]`` from ``d = dL/dV[t]`` and ``g_s = dL/dS[t]`` (direct), as neuron_torch computes it."""
-    one, zero, vr, vth = p[0], p[1], p[2], p[3]
-    z = h - vth
-    fired = z >= zero
-    sg = _surrogate_grad(z, one, zero, p[4], p[5], sid)
+def _grad_h(h: Any, d: Any, g_s: Any, sg: Any, vr: Any, vth: Any, one: Any, zero: Any, hard: bool,
+            detach_reset: bool) -> Any:  # fmt: skip
+    """``dL/dH[t]`` from ``d = dL/dV[t]``, ``g_s = dL/dS[t]`` and ``sg = sigma'``, as neuron_torch does."""
+    fired = h - vth >= zero
     if hard:  # dV/dH = 1 - S, dV/dS = v_reset - H
         coef = zero if fired else one
         if not detach_reset:
@@ -98,7 +101,7 @@ def _grad_h(h: Any, d: Any, g_s: Any, p: Any, sid: int, hard: bool, detach_reset
 
 _charge = _numba.jitable(_charge)
 _reset = _numba.jitable(_reset)
-_surrogate_grad = _numba.jitable(_surrogate_grad)
+_surrogate_grad_row = _numba.jitable(_surrogate_grad_row)
 _grad_h = _numba.jitable(_grad_h)
 
 
@@ -132,8 +135,7 @@ def _backward(
     n_steps, n = x.shape
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     k, a, b, vr, vth, one, zero, gsc = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO], p[_GS]
-    q = np.empty(6, dtype=p.dtype)  # what _grad_h reads, packed (one, zero, vr, vth, c1, c2)
-    q[0], q[1], q[2], q[3], q[4], q[5] = one, zero, vr, vth, p[_C1], p[_C2]
+    c1, c2 = p[_C1], p[_C2]
     for blk in _numba.prange(n_blocks):
         lo = blk * _BLOCK
         hi = min(lo + _BLOCK, n)
@@ -153,21 +155,23 @@ def _backward(
             dv[:] = grad_v[0, lo:hi]
         acc = np.zeros(width, dtype=np.float64)
         gh_row = np.empty(width, dtype=x.dtype)  # dL/dH[t] of the block, for the learnable-tau sum
+        sg_row = np.empty(width, dtype=x.dtype)  # the surrogate gradient at step t
         for t in range(n_steps - 1, -1, -1):
             ht = h_buf[t]
+            _surrogate_grad_row(ht, vth, one, zero, c1, c2, sid, sg_row)
             gxt = grad_x[t, lo:hi]
             if gv_mode == _GV_SEQ:
                 dv += grad_v[t, lo:hi]
             if gs_mode == _GS_ARRAY:
                 gst = grad_s[t, lo:hi]
                 for i in range(width):
-                    gh = _grad_h(ht[i], dv[i], gst[i], q, sid, hard, detach_reset)
+                    gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard, detach_reset)
                     gh_row[i] = gh
                     gxt[i] = gh * b
                     dv[i] = gh * a
             else:  # one broadcast value (zero when the spikes got no gradient)
                 for i in range(width):
-                    gh = _grad_h(ht[i], dv[i], gsc, q, sid, hard, detach_reset)
+                    gh = _grad_h(ht[i], dv[i], gsc, sg_row[i], vr, vth, one, zero, hard, detach_reset)
                     gh_row[i] = gh
                     gxt[i] = gh * b
                     dv[i] = gh * a
