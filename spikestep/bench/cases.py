@@ -7,7 +7,8 @@ that runs the operation once; the runner times it. Each case may give up to thre
 * ``loop``: the specification's way, single steps stacked, autograd recording each step;
 * ``spikingjelly``: the same operation in SpikingJelly, when it is installed (``None`` otherwise).
 
-Adding a case (e.g. a neuron) takes one entry in :func:`default_cases`; for a stateful module the helper
+Adding a case takes one entry in :func:`default_cases` (or in a list it includes, like
+``neuron_cases.neuron_cases()``); for a stateful module the helper
 :func:`module_case` builds all three callables from module factories::
 
     module_case("LIF fwd+bwd", lambda: neuron.LIFNode(step_mode="m"), lambda: neuron.LIFNode(step_mode="s"),
@@ -130,7 +131,10 @@ DELAY_STEPS = 2
 
 
 def default_cases() -> list[Case]:
-    """The table's rows: SynapseFilter forward and forward+backward, Delay forward."""
+    """The table's rows: SynapseFilter forward and forward+backward, Delay forward, then the neurons'
+    cases (:func:`spikestep.bench.neuron_cases.neuron_cases`)."""
+    from .neuron_cases import neuron_cases  # lazy: it imports this module
+
     return [
         module_case(
             "SynapseFilter fwd",
@@ -151,4 +155,5 @@ def default_cases() -> list[Case]:
             lambda: ss_layer.Delay(DELAY_STEPS, step_mode="s"),
             _spikingjelly_layer("Delay", DELAY_STEPS),
         ),
+        *neuron_cases(),
     ]

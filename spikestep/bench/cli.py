@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m spikestep.bench",
         description=(
             "Time spikestep's fused multi-step paths (SynapseFilter forward and forward+backward, Delay "
-            "forward) against the specification's per-step loop and the memory floor x.clone() of the same "
+            "forward, LIF/PLIF neurons) against the specification's per-step loop and the memory floor x.clone() of the same "
             "[T, N] tensor (N = elements per step), float32 on the CPU. 'fused' is the backend spikestep "
             "picks (numba when usable), 'torch' the pure PyTorch fallback, 'loop' single steps stacked with "
             "autograd recording each step, 'SJ' SpikingJelly when installed. Times are medians in ms."
