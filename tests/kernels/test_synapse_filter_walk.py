@@ -157,3 +157,26 @@ def test_no_per_step_graph_is_kept():
     x.requires_grad_(True)
     y = synapse_filter_multi_step(x, s, 0.25)
     assert y.grad_fn is not None and "Stack" not in type(y.grad_fn).__name__
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_non_contiguous_input_gives_the_same_values_and_gradients(backend):
+    x, s = inputs(t=5, shape=(6, 4))
+    x_t = x.transpose(1, 2).contiguous().transpose(1, 2).requires_grad_(True)  # same values, other strides
+    assert not x_t.is_contiguous()
+    y = fused(x_t, s, 0.25, backend)
+    torch.testing.assert_close(y, per_step(x, s, 0.25))
+    (grad,) = torch.autograd.grad(y.sum(), x_t)
+    x.requires_grad_(True)
+    (want,) = torch.autograd.grad(per_step(x, s, 0.25).sum(), x)
+    torch.testing.assert_close(grad, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_gradient_of_inv_tau_takes_inv_tau_dtype(backend):
+    x, s = inputs(t=4, shape=(3,))
+    k = torch.tensor(0.25, dtype=torch.float64, requires_grad=True)
+    y = fused(x, s, k, backend)
+    assert y.dtype == torch.float32
+    (grad,) = torch.autograd.grad(y.sum(), k)
+    assert grad.dtype == torch.float64
