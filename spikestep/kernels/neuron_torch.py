@@ -56,6 +56,8 @@ class _NeuronWalk(torch.autograd.Function):
         store_v_seq: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         k = k_tensor if k_tensor is not None else k_float
+        # The membranes are kept for the caller (store_v_seq) or for the gradient of a learnable 1/tau.
+        keep_v = store_v_seq or k_tensor is not None
         v = v0
         hs, ss, vs = [], [], []
         for x in x_seq:
@@ -64,54 +66,73 @@ class _NeuronWalk(torch.autograd.Function):
             v = neuron_reset(h, s, v_threshold, v_reset)
             hs.append(h)
             ss.append(s)
-            if store_v_seq:
+            if keep_v:
                 vs.append(v)
         s_seq = torch.stack(ss)
-        v_out = torch.stack(vs) if store_v_seq else v.clone()
-        ctx.save_for_backward(x_seq, v0, k_tensor, torch.stack(hs), s_seq)
+        v_seq = torch.stack(vs) if keep_v else None
+        v_out = v_seq if store_v_seq else v.clone()
+        ctx.save_for_backward(x_seq, v0, k_tensor, torch.stack(hs), s_seq, v_seq)
         ctx.cfg = (k_float, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, store_v_seq)
         ctx.set_materialize_grads(False)
         return s_seq, v_out
 
     @staticmethod
     def backward(ctx: Any, grad_s: torch.Tensor | None, grad_v: torch.Tensor | None) -> tuple[Any, ...]:
-        x_seq, v0, k_tensor, h_seq, s_seq = ctx.saved_tensors
+        x_seq, v0, k_tensor, h_seq, s_seq, v_seq = ctx.saved_tensors
         k_float, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, store_v_seq = ctx.cfg
         k = k_tensor if k_tensor is not None else k_float
-        sg = surrogate_gradient(surrogate_function, h_seq - v_threshold)
-        if v_reset is None:  # soft reset: dV/dH = 1, dV/dS = -v_th
-            coef = sg * (-v_threshold) + 1.0 if not detach_reset else torch.ones_like(h_seq)
-        else:  # hard reset: dV/dH = 1 - S, dV/dS = v_reset - H
-            coef = 1.0 - s_seq
-            if not detach_reset:
-                coef = coef + (v_reset - h_seq) * sg
-        forced = grad_s * sg if grad_s is not None else torch.zeros_like(h_seq)
+        need_k = k_tensor is not None and ctx.needs_input_grad[2]
+        vr = 0.0 if v_reset is None else v_reset
         dh_dv = 1.0 if k is None else 1.0 - k  # the membrane's own decay, dH[t]/dV[t-1]
+        dh_dx = k if (k is not None and decay_input) else None  # None: 1
 
-        grad_h = torch.empty_like(h_seq)
-        dv = torch.zeros_like(v0)
-        if grad_v is not None and not store_v_seq:
-            dv = grad_v.clone()
+        # One reverse pass; every step works on [B, ...] slices into preallocated buffers (out=), which
+        # stay in cache, instead of [T, B, ...] temporaries.
+        grad_x = torch.empty_like(h_seq)
+        grad_h = torch.empty_like(v0) if dh_dx is not None else None
+        dv = grad_v.clone() if (grad_v is not None and not store_v_seq) else torch.zeros_like(v0)
+        coef, tmp = torch.empty_like(v0), torch.empty_like(v0)
+        acc = torch.zeros_like(v0, dtype=torch.float64) if need_k else None
         for t in range(h_seq.shape[0] - 1, -1, -1):
+            h, s = h_seq[t], s_seq[t]
+            sg = surrogate_gradient(surrogate_function, h - v_threshold)
+            if v_reset is None:  # soft reset: dV/dH = 1, dV/dS = -v_th
+                if not detach_reset:
+                    torch.mul(sg, -v_threshold, out=coef)
+                    coef += 1.0
+                else:
+                    coef.fill_(1.0)
+            else:  # hard reset: dV/dH = 1 - S, dV/dS = v_reset - H
+                torch.neg(s, out=coef)  # -s + 1 is 1 - s exactly (IEEE a - b is a + (-b))
+                coef += 1.0
+                if not detach_reset:
+                    torch.neg(h, out=tmp)
+                    tmp += v_reset
+                    tmp *= sg
+                    coef += tmp
             if grad_v is not None and store_v_seq:
-                dv = dv + grad_v[t]
-            # dv * coef + forced as two roundings (addcmul may fuse them), as the numba kernel does.
-            torch.mul(dv, coef[t], out=grad_h[t])
-            grad_h[t] += forced[t]
-            dv = grad_h[t] * dh_dv
+                dv += grad_v[t]
+            gh = grad_x[t] if grad_h is None else grad_h
+            # dL/dH = dL/dV * coef + dL/dS * sg, in this order (as the numba kernel rounds it).
+            torch.mul(dv, coef, out=gh)
+            if grad_s is not None:
+                torch.mul(grad_s[t], sg, out=tmp)
+                gh += tmp
+            if dh_dx is not None:
+                torch.mul(gh, dh_dx, out=grad_x[t])
+            if need_k:
+                v_prev = v0 if t == 0 else v_seq[t - 1]
+                dh_dk = x_seq[t] - (v_prev - vr) if decay_input else vr - v_prev
+                acc += gh * dh_dk
+            torch.mul(gh, dh_dv, out=dv)
 
-        grad_x = grad_v0 = grad_k = None
-        if ctx.needs_input_grad[0]:
-            grad_x = grad_h if (k is None or not decay_input) else grad_h * k
-        if ctx.needs_input_grad[1]:
-            grad_v0 = dv
-        if ctx.needs_input_grad[2]:
-            vr = 0.0 if v_reset is None else v_reset
-            v_after = neuron_reset(h_seq, s_seq, v_threshold, v_reset)
-            v_prev = torch.cat([v0.unsqueeze(0), v_after[:-1]])
-            dh_dk = x_seq - (v_prev - vr) if decay_input else vr - v_prev
-            grad_k = (grad_h * dh_dk).sum(dtype=torch.float64).to(k_tensor.dtype).reshape(k_tensor.shape)
-        return grad_x, grad_v0, grad_k, None, None, None, None, None, None, None
+        grad_k = acc.sum().to(k_tensor.dtype).reshape(k_tensor.shape) if need_k else None
+        return (
+            grad_x if ctx.needs_input_grad[0] else None,
+            dv if ctx.needs_input_grad[1] else None,
+            grad_k,
+            None, None, None, None, None, None, None,
+        )  # fmt: skip
 
 
 def neuron_walk_torch(
