@@ -29,14 +29,22 @@ import torch
 
 from . import _numba
 
-_BLOCK = 512  # neurons per parallel task: a [T, block] buffer of H stays in cache for T up to a few hundred
+# Neurons per parallel task. The backward keeps a [T, block] buffer of H per task: about 256 KiB of it
+# stays in a core's L2 cache, while longer row pieces (block) let the prefetcher stream x, g_S and dX.
+_BUFFER_BYTES = 1 << 18
+_MIN_BLOCK, _MAX_BLOCK = 256, 4096
 # Below this many neuron-steps one thread does the walk: waking a second one costs more than it saves
 # (microseconds on an idle machine, a scheduler time slice of milliseconds on a busy one).
 _PARALLEL_MIN_WORK = 1 << 17
 
 
-def _n_threads(n_steps: int, n: int) -> int:
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
+def _block(n_steps: int, itemsize: int) -> int:
+    block = _BUFFER_BYTES // max(1, n_steps * itemsize)
+    return max(_MIN_BLOCK, min(_MAX_BLOCK, block // 64 * 64))
+
+
+def _n_threads(n_steps: int, n: int, block: int) -> int:
+    n_blocks = (n + block - 1) // block
     if n_steps * n < _PARALLEL_MIN_WORK:
         return 1
     return max(1, min(torch.get_num_threads(), n_blocks))
@@ -105,14 +113,14 @@ _surrogate_grad_row = _numba.jitable(_surrogate_grad_row)
 _grad_h = _numba.jitable(_grad_h)
 
 
-def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out):
+def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out, block):
     n_steps, n = x.shape
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    n_blocks = (n + block - 1) // block
     # Constants in scalars, not re-read from p in the loop: that keeps the inner loop vectorisable.
     k, vr, vth, one, zero = p[_K], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
     for blk in _numba.prange(n_blocks):
-        lo = blk * _BLOCK
-        hi = min(lo + _BLOCK, n)
+        lo = blk * block
+        hi = min(lo + block, n)
         v = v0[lo:hi].copy()
         for t in range(n_steps):
             xt = x[t, lo:hi]  # row views: contiguous, cheaper than 2-d indexing in the inner loop
@@ -130,15 +138,15 @@ def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out):
 
 def _backward(
     x, v0, p, kind, hard, sid, detach_reset, grad_s, gs_mode, grad_v, gv_mode, need_k,
-    grad_x, grad_v0, grad_k_acc,
+    grad_x, grad_v0, grad_k_acc, block,
 ):  # fmt: skip
     n_steps, n = x.shape
-    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    n_blocks = (n + block - 1) // block
     k, a, b, vr, vth, one, zero, gsc = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO], p[_GS]
     c1, c2 = p[_C1], p[_C2]
     for blk in _numba.prange(n_blocks):
-        lo = blk * _BLOCK
-        hi = min(lo + _BLOCK, n)
+        lo = blk * block
+        hi = min(lo + block, n)
         width = hi - lo
         # Recompute the block's H (the forward again) so the reverse walk can read it back.
         h_buf = np.empty((n_steps, width), dtype=x.dtype)
@@ -273,8 +281,11 @@ class _NeuronWalkNumba(torch.autograd.Function):
         v2 = v0.detach().contiguous().reshape(-1)
         s2 = torch.empty_like(x2)
         vout2 = torch.empty((n_steps if store_v_seq else 1, x2.shape[1]), dtype=x2.dtype)
-        with _numba.threads(_n_threads(n_steps, x2.shape[1])):
-            _forward_kernel(x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy())
+        block = _block(n_steps, x2.element_size())
+        with _numba.threads(_n_threads(n_steps, x2.shape[1], block)):
+            _forward_kernel(
+                x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy(), block
+            )
         ctx.save_for_backward(x_seq, v0, k_tensor)
         ctx.cfg = cfg
         ctx.set_materialize_grads(False)
@@ -310,10 +321,11 @@ class _NeuronWalkNumba(torch.autograd.Function):
         grad_x = torch.empty_like(x2)
         grad_v0 = torch.empty_like(v2)
         acc = torch.empty(n if need_k else 1, dtype=torch.float64)
-        with _numba.threads(_n_threads(n_steps, n)):
+        block = _block(n_steps, x2.element_size())
+        with _numba.threads(_n_threads(n_steps, n, block)):
             _backward_kernel(
                 x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_mode, gv, gv_mode,
-                need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(),
+                need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(), block,
             )  # fmt: skip
         grad_k = acc.sum().to(k_tensor.dtype).reshape(k_tensor.shape) if need_k else None
         return (

@@ -56,22 +56,28 @@ class _NeuronWalk(torch.autograd.Function):
         store_v_seq: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         k = k_tensor if k_tensor is not None else k_float
-        # The membranes are kept for the caller (store_v_seq) or for the gradient of a learnable 1/tau.
-        keep_v = store_v_seq or k_tensor is not None
+        # Nothing is saved when no gradient can be asked for (inference). The membranes are kept for the
+        # caller (store_v_seq) or for the gradient of a learnable 1/tau.
+        needs_grad = any(ctx.needs_input_grad[:3])
+        keep_v = store_v_seq or (needs_grad and k_tensor is not None)
+        # Each step's results are copied into preallocated [T, ...] outputs, so the step's temporaries
+        # are freed and their (cache-hot) memory reused by the next step.
+        s_seq = torch.empty_like(x_seq)
+        h_seq = torch.empty_like(x_seq) if needs_grad else None
+        v_seq = torch.empty_like(x_seq) if keep_v else None
         v = v0
-        hs, ss, vs = [], [], []
-        for x in x_seq:
+        for t, x in enumerate(x_seq):
             h = neuron_charge(x, v, k, decay_input, v_reset)
             s = neuron_fire(h, v_threshold, surrogate_function)
             v = neuron_reset(h, s, v_threshold, v_reset)
-            hs.append(h)
-            ss.append(s)
-            if keep_v:
-                vs.append(v)
-        s_seq = torch.stack(ss)
-        v_seq = torch.stack(vs) if keep_v else None
+            s_seq[t] = s
+            if h_seq is not None:
+                h_seq[t] = h
+            if v_seq is not None:
+                v_seq[t] = v
         v_out = v_seq if store_v_seq else v.clone()
-        ctx.save_for_backward(x_seq, v0, k_tensor, torch.stack(hs), s_seq, v_seq)
+        if needs_grad:
+            ctx.save_for_backward(x_seq, v0, k_tensor, h_seq, s_seq, v_seq)
         ctx.cfg = (k_float, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, store_v_seq)
         ctx.set_materialize_grads(False)
         return s_seq, v_out

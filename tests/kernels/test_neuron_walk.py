@@ -16,7 +16,7 @@ CHARGE_IDS = ["IF", "LIF", "LIF-no-decay-input", "PLIF", "PLIF-no-decay-input"]
 
 
 def sample(t=9, shape=(3, 700), dtype=torch.float32, seed=0):
-    """Inputs that make neurons fire now and then (a block of 512 neurons and a partial one), a state."""
+    """Inputs that make neurons fire now and then, and a carried-in state."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(t, *shape, generator=g, dtype=torch.float64) * 2.4 - 0.3
     return x.to(dtype), (torch.rand(shape, generator=g, dtype=torch.float64) * 0.5).to(dtype)
@@ -81,7 +81,7 @@ def test_fused_walk_equals_the_per_step_loop_in_float32(backend, inv_tau, decay_
     ("v_reset", "detach_reset"), [(0.0, False), (-0.2, True), (None, False), (None, True)]
 )
 def test_numba_and_torch_walks_agree_in_float32(sf, inv_tau, decay_input, v_reset, detach_reset):
-    x, v0 = sample()
+    x, v0 = sample(t=5, shape=(2, 4500))  # 9000 neurons: the kernel's blocks of 4096, the last one partial
     store = v_reset == 0.0  # the membrane sequence's gradient too, once per charge
     runs = [
         outputs_and_grads(fused(b, decay_input, v_reset, sf, detach_reset, store), x, v0, inv_tau, store)
@@ -208,3 +208,14 @@ def test_unknown_backend_is_a_value_error():
     x, v0 = sample(t=2, shape=(2,))
     with pytest.raises(ValueError, match="backend must be one of"):
         neuron_multi_step(x, v0, backend="cuda")
+
+
+@needs_numba
+def test_a_walk_large_enough_to_run_in_parallel_equals_the_torch_walk():
+    x, v0 = sample(t=8, shape=(20_000,))  # 160k neuron-steps: over the one-thread limit, 5 blocks
+    runs = [
+        outputs_and_grads(fused(b, True, 0.0, surrogate.ATan(), False, False), x, v0, "learnable", False)
+        for b in ("torch", "numba")
+    ]
+    for a, b in zip(*runs):
+        assert_close_to_scale(b, a, 1e-6)
