@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def progress(row: dict[str, Any]) -> None:
-        print(f"  done: {row['case']} T={row['T']} N={row['N']}", file=sys.stderr, flush=True)
+        times = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if k.endswith("_ms") and v is not None)
+        print(f"  done: {row['case']} T={row['T']} N={row['N']}: {times}", file=sys.stderr, flush=True)
 
     rows = run(
         cases,
