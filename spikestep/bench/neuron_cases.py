@@ -11,11 +11,12 @@ The fused row is the module in multi-step mode (one fused walk: numba when usabl
 
 Example::
 
-    >>> from spikestep.bench import run
+    >>> import torch
     >>> from spikestep.bench.neuron_cases import neuron_cases
-    >>> rows = run(neuron_cases()[:1], [(4, 10)], repeats=1, loop_repeats=1)
-    >>> rows[0]["case"], rows[0]["loop_ms"] is not None
-    ('LIF fwd', True)
+    >>> [case.name for case in neuron_cases()]
+    ['LIF fwd', 'LIF fwd+bwd', 'PLIF fwd+bwd']
+    >>> step = neuron_cases()[1].fused(4, 10, torch.float32)  # one fused forward+backward, T=4, N=10
+    >>> step()
 """
 
 from __future__ import annotations

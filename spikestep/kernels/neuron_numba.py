@@ -1,4 +1,4 @@
-"""Numba kernels of the fused neuron walk: parallel over blocks of neurons, time walked inside.
+"""Numba kernels of the fused neuron walk: blocks of neurons spread over threads, time walked inside.
 
 Same recurrence as :mod:`spikestep.functional.neuron`, written for scalars, with the same operation
 order as the torch expressions there so float32 results agree to the rounding (the tests hold both paths
@@ -21,7 +21,11 @@ numba would type those as float64 and promote float32 arithmetic.
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
 import math
+import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -51,11 +55,9 @@ def _n_threads(n_steps: int, n: int, block: int) -> int:
 
 
 # Slots of the typed constant array ``p``.
-_K, _A, _B, _VR, _VTH, _ONE, _ZERO, _C1, _C2, _GS = range(10)
+_K, _A, _B, _VR, _VTH, _ONE, _ZERO, _C1, _C2 = range(9)
 # Charge kinds.
 _IF, _LIF_DECAY_INPUT, _LIF = 0, 1, 2
-# How the gradient of the spikes arrives: none, one value broadcast everywhere (a sum/mean loss), an array.
-_GS_NONE, _GS_SCALAR, _GS_ARRAY = 0, 1, 2
 # How the gradient of the membrane arrives: none, for the last step only, for every step (store_v_seq).
 _GV_NONE, _GV_LAST, _GV_SEQ = 0, 1, 2
 
@@ -113,14 +115,12 @@ _surrogate_grad_row = _numba.jitable(_surrogate_grad_row)
 _grad_h = _numba.jitable(_grad_h)
 
 
-def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out, block):
-    n_steps, n = x.shape
-    n_blocks = (n + block - 1) // block
+def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out, block, start, stop):
+    n_steps = x.shape[0]
     # Constants in scalars, not re-read from p in the loop: that keeps the inner loop vectorisable.
     k, vr, vth, one, zero = p[_K], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
-    for blk in _numba.prange(n_blocks):
-        lo = blk * block
-        hi = min(lo + block, n)
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
         v = v0[lo:hi].copy()
         for t in range(n_steps):
             xt = x[t, lo:hi]  # row views: contiguous, cheaper than 2-d indexing in the inner loop
@@ -137,16 +137,14 @@ def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out, block):
 
 
 def _backward(
-    x, v0, p, kind, hard, sid, detach_reset, grad_s, gs_mode, grad_v, gv_mode, need_k,
-    grad_x, grad_v0, grad_k_acc, block,
+    x, v0, p, kind, hard, sid, detach_reset, grad_s, gs_per_step, grad_v, gv_mode, need_k,
+    grad_x, grad_v0, grad_k_acc, block, start, stop,
 ):  # fmt: skip
-    n_steps, n = x.shape
-    n_blocks = (n + block - 1) // block
-    k, a, b, vr, vth, one, zero, gsc = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO], p[_GS]
+    n_steps = x.shape[0]
+    k, a, b, vr, vth, one, zero = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
     c1, c2 = p[_C1], p[_C2]
-    for blk in _numba.prange(n_blocks):
-        lo = blk * block
-        hi = min(lo + block, n)
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
         width = hi - lo
         # Recompute the block's H (the forward again) so the reverse walk can read it back.
         h_buf = np.empty((n_steps, width), dtype=x.dtype)
@@ -170,19 +168,12 @@ def _backward(
             gxt = grad_x[t, lo:hi]
             if gv_mode == _GV_SEQ:
                 dv += grad_v[t, lo:hi]
-            if gs_mode == _GS_ARRAY:
-                gst = grad_s[t, lo:hi]
-                for i in range(width):
-                    gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard, detach_reset)
-                    gh_row[i] = gh
-                    gxt[i] = gh * b
-                    dv[i] = gh * a
-            else:  # one broadcast value (zero when the spikes got no gradient)
-                for i in range(width):
-                    gh = _grad_h(ht[i], dv[i], gsc, sg_row[i], vr, vth, one, zero, hard, detach_reset)
-                    gh_row[i] = gh
-                    gxt[i] = gh * b
-                    dv[i] = gh * a
+            gst = grad_s[t if gs_per_step else 0, lo:hi]
+            for i in range(width):
+                gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard, detach_reset)
+                gh_row[i] = gh
+                gxt[i] = gh * b
+                dv[i] = gh * a
             if need_k:  # learnable 1/tau: sum_t dH[t] * dH[t]/d(1/tau) per neuron
                 xt = x[t, lo:hi]
                 for i in range(width):
@@ -201,8 +192,43 @@ def _backward(
             grad_k_acc[lo:hi] = acc
 
 
-_forward_kernel = _numba.kernel(_forward, parallel=True)
-_backward_kernel = _numba.kernel(_backward, parallel=True)
+# Serial kernels over a range of neurons; _run_parallel spreads ranges over threads (the kernels release
+# the GIL). Compiling them without numba's parallel=True halves the compile time (seconds, paid on the
+# first call of a fresh install and in CI), and waking threads only for big walks avoids the launch cost.
+_forward_kernel = _numba.kernel(_forward)
+_backward_kernel = _numba.kernel(_backward)
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _run_parallel(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, block: int) -> None:
+    """``kernel(*args, block, start, stop)`` over ``[0, n)`` in pieces of whole blocks, on up to
+    ``torch.get_num_threads()`` threads (the calling one included) that take pieces as they finish."""
+    global _pool
+    n_threads = _n_threads(n_steps, n, block)
+    if n_threads == 1:
+        kernel(*args, block, 0, n)
+        return
+    # A few pieces per thread, so a thread slowed down by another process does not hold up the rest.
+    n_blocks = (n + block - 1) // block
+    per_piece = max(1, n_blocks // (4 * n_threads)) * block
+    pieces = [(lo, min(lo + per_piece, n)) for lo in range(0, n, per_piece)]
+    next_piece = itertools.count()  # next() on it is atomic under the GIL
+
+    def work() -> None:
+        for i in iter(next_piece.__next__, None):
+            if i >= len(pieces):
+                return
+            kernel(*args, block, *pieces[i])
+
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1, "spikestep-neuron")
+    helpers = [_pool.submit(work) for _ in range(n_threads - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
 
 
 def _kernel_surrogate(surrogate_function: Any) -> tuple[int, float] | None:
@@ -243,7 +269,7 @@ def _constants(dtype: np.dtype, inv_tau: float | None, k_is_tensor: bool, decay_
                v_threshold: float, v_reset: float | None, sid: int, alpha: float) -> np.ndarray:  # fmt: skip
     # Each constant rounded to the dtype the way torch rounds the matching Python scalar.
     t = dtype.type
-    p = np.zeros(10, dtype=dtype)
+    p = np.zeros(9, dtype=dtype)
     if inv_tau is None:
         p[_K], p[_A], p[_B] = 0, 1, 1
     else:
@@ -281,11 +307,8 @@ class _NeuronWalkNumba(torch.autograd.Function):
         v2 = v0.detach().contiguous().reshape(-1)
         s2 = torch.empty_like(x2)
         vout2 = torch.empty((n_steps if store_v_seq else 1, x2.shape[1]), dtype=x2.dtype)
-        block = _block(n_steps, x2.element_size())
-        with _numba.threads(_n_threads(n_steps, x2.shape[1], block)):
-            _forward_kernel(
-                x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy(), block
-            )
+        args = (x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy())
+        _run_parallel(_forward_kernel, args, n_steps, x2.shape[1], _block(n_steps, x2.element_size()))
         ctx.save_for_backward(x_seq, v0, k_tensor)
         ctx.cfg = cfg
         ctx.set_materialize_grads(False)
@@ -301,17 +324,18 @@ class _NeuronWalkNumba(torch.autograd.Function):
         x2 = _as_2d(x_seq, n_steps)
         n = x2.shape[1]
         v2 = v0.detach().contiguous().reshape(-1)
-        dummy = np.zeros((1, 1), dtype=x2.numpy().dtype)
-        p = p.copy()
-        if grad_s is None:  # the spikes got no gradient: a broadcast zero
-            gs, gs_mode = dummy, _GS_SCALAR
-        elif grad_s.numel() > 0 and all(st == 0 for st in grad_s.stride()):
-            # One value broadcast everywhere (the gradient of s.sum() or s.mean()): pass the value, not
-            # a materialised [T, N] copy of it.
-            gs, gs_mode = dummy, _GS_SCALAR
-            p[_GS] = grad_s[(0,) * grad_s.dim()].item()
+        np_dtype = x2.numpy().dtype
+        dummy = np.zeros((1, 1), dtype=np_dtype)
+        # The spikes' gradient as [T, N], or as one row [1, N] that serves every step when it is one value
+        # broadcast everywhere (the gradient of s.sum() or s.mean(), or none at all): no [T, N] copy.
+        gs_per_step = grad_s is not None and not (
+            grad_s.numel() > 0 and all(st == 0 for st in grad_s.stride())
+        )
+        if gs_per_step:
+            gs = _as_2d(grad_s.to(x2.dtype), n_steps).numpy()
         else:
-            gs, gs_mode = _as_2d(grad_s.to(x2.dtype), n_steps).numpy(), _GS_ARRAY
+            value = 0.0 if grad_s is None else grad_s[(0,) * grad_s.dim()].item()
+            gs = np.full((1, n), value, dtype=np_dtype)
         if grad_v is None:
             gv, gv_mode = dummy, _GV_NONE
         else:
@@ -322,11 +346,11 @@ class _NeuronWalkNumba(torch.autograd.Function):
         grad_v0 = torch.empty_like(v2)
         acc = torch.empty(n if need_k else 1, dtype=torch.float64)
         block = _block(n_steps, x2.element_size())
-        with _numba.threads(_n_threads(n_steps, n, block)):
-            _backward_kernel(
-                x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_mode, gv, gv_mode,
-                need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(), block,
-            )  # fmt: skip
+        args = (
+            x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_per_step, gv, gv_mode,
+            need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(),
+        )  # fmt: skip
+        _run_parallel(_backward_kernel, args, n_steps, n, block)
         grad_k = acc.sum().to(k_tensor.dtype).reshape(k_tensor.shape) if need_k else None
         return (
             grad_x.reshape(x_seq.shape) if ctx.needs_input_grad[0] else None,
