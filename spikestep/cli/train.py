@@ -104,8 +104,8 @@ TASKS: dict[str, _Task] = {
     ),
     "mnist1d": _Task(
         defaults={
-            "epochs": 40,
-            "batch_size": 64,
+            "epochs": 15,
+            "batch_size": 128,
             "lr": 3e-3,
             "T": 40,
             "encoding": "value",
