@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 import random
 
-import numpy as np
 import torch
 
 from ._optional import import_optional
@@ -41,6 +40,7 @@ def load_mnist1d(num_samples: int = 5000) -> DataSplit:
     if num_samples < 10:
         raise ValueError(f"num_samples must be >= 10 (at least one sequence per digit), got {num_samples}")
     data_module = import_optional("mnist1d.data", "the MNIST-1D data set")
+    np = import_optional("numpy", "the MNIST-1D data set")
     args = data_module.get_dataset_args()
     args.num_samples = int(num_samples)
     np_state, py_state = np.random.get_state(), random.getstate()
