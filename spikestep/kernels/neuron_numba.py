@@ -202,6 +202,16 @@ _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child (e.g. a DataLoader worker) inherits the pool object but not its threads.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _run_parallel(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, block: int) -> None:
     """``kernel(*args, block, start, stop)`` over ``[0, n)`` in pieces of whole blocks, on up to
     ``torch.get_num_threads()`` threads (the calling one included) that take pieces as they finish."""
