@@ -1,16 +1,18 @@
 """The pure-PyTorch fused walk of the neuron recurrence (any device, dtype and surrogate).
 
 One ``torch.autograd.Function``: the forward walks ``T`` once with the functional step functions (no
-autograd graph), saving ``H`` and ``S``; the backward is one reverse walk. Per step it needs
+autograd graph), copying each step's ``S`` (and, when a gradient may be asked for, ``H``) into
+preallocated ``[T, ...]`` tensors; the backward is one reverse walk:
 
 .. math::
-    \\delta H[t] = \\delta V[t] \\left(\\frac{\\partial V}{\\partial H} + \\frac{\\partial V}{\\partial S} \\sigma'[t]\\right)
-                 + g_S[t]\\, \\sigma'[t], \\qquad \\delta V[t-1] = \\delta H[t]\\, \\frac{\\partial H}{\\partial V}
+    \delta H[t] = \delta V[t] \left(\frac{\partial V}{\partial H} + \frac{\partial V}{\partial S} \sigma'[t]\right)
+                 + g_S[t]\, \sigma'[t], \qquad \delta V[t-1] = \delta H[t]\, \frac{\partial H}{\partial V}
 
 (``sigma'`` the surrogate gradient at ``H - V_th``; the ``dV/dS`` term is dropped under
-``detach_reset``), a first-order linear recurrence whose coefficients are computed for all ``t`` at once,
-so the reverse loop is two tensor ops per step. Gradients of the input, of the carried-in membrane and
-of a learnable ``1/tau`` follow from ``delta H`` in one vectorised step each.
+``detach_reset``); ``delta X[t] = delta H[t] dH/dX``, and a learnable ``1/tau`` collects
+``sum_t delta H[t] dH/d(1/tau)``. Each step works on ``[B, ...]`` slices with ``out=`` buffers, which stay
+in cache. Where the numba kernel applies (:mod:`.neuron_numba`) it is several times faster; this walk is
+the fallback for GPUs, float16/bfloat16 and custom surrogates.
 """
 
 from __future__ import annotations
