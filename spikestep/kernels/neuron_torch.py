@@ -5,8 +5,8 @@ autograd graph), copying each step's ``S`` (and, when a gradient may be asked fo
 preallocated ``[T, ...]`` tensors; the backward is one reverse walk:
 
 .. math::
-    \delta H[t] = \delta V[t] \left(\frac{\partial V}{\partial H} + \frac{\partial V}{\partial S} \sigma'[t]\right)
-                 + g_S[t]\, \sigma'[t], \qquad \delta V[t-1] = \delta H[t]\, \frac{\partial H}{\partial V}
+    \\delta H[t] = \\delta V[t] \\left(\\frac{\\partial V}{\\partial H} + \\frac{\\partial V}{\\partial S} \\sigma'[t]\\right)
+                 + g_S[t]\\, \\sigma'[t], \\qquad \\delta V[t-1] = \\delta H[t]\\, \\frac{\\partial H}{\\partial V}
 
 (``sigma'`` the surrogate gradient at ``H - V_th``; the ``dV/dS`` term is dropped under
 ``detach_reset``); ``delta X[t] = delta H[t] dH/dX``, and a learnable ``1/tau`` collects
