@@ -162,6 +162,7 @@ def _backward(
         acc = np.zeros(width, dtype=np.float64)
         gh_row = np.empty(width, dtype=x.dtype)  # dL/dH[t] of the block, for the learnable-tau sum
         sg_row = np.empty(width, dtype=x.dtype)  # the surrogate gradient at step t
+        v_prev_row = np.empty(width, dtype=x.dtype)  # V[t-1], for the learnable-tau sum
         for t in range(n_steps - 1, -1, -1):
             ht = h_buf[t]
             _surrogate_grad_row(ht, vth, one, zero, c1, c2, sid, sg_row)
@@ -175,18 +176,20 @@ def _backward(
                 gxt[i] = gh * b
                 dv[i] = gh * a
             if need_k:  # learnable 1/tau: sum_t dH[t] * dH[t]/d(1/tau) per neuron
-                xt = x[t, lo:hi]
-                for i in range(width):
-                    gh = gh_row[i]
-                    if t == 0:
-                        v_prev = v0[lo + i]
-                    else:
-                        hp = h_buf[t - 1, i]
-                        v_prev = _reset(hp, hp - vth >= zero, vr, vth, hard)
-                    if kind == _LIF_DECAY_INPUT:
-                        acc[i] += gh * (xt[i] - (v_prev - vr))
-                    else:
-                        acc[i] += gh * (vr - v_prev)
+                # V[t-1]: the carried-in membrane, or the reset of H[t-1] (still in the buffer).
+                if t == 0:
+                    v_prev_row[:] = v0[lo:hi]
+                else:
+                    hp = h_buf[t - 1]
+                    for i in range(width):
+                        v_prev_row[i] = _reset(hp[i], hp[i] - vth >= zero, vr, vth, hard)
+                if kind == _LIF_DECAY_INPUT:  # dH/d(1/tau) = X - (V - V_reset)
+                    xt = x[t, lo:hi]
+                    for i in range(width):
+                        acc[i] += gh_row[i] * (xt[i] - (v_prev_row[i] - vr))
+                else:  # dH/d(1/tau) = V_reset - V
+                    for i in range(width):
+                        acc[i] += gh_row[i] * (vr - v_prev_row[i])
         grad_v0[lo:hi] = dv
         if need_k:
             grad_k_acc[lo:hi] = acc
