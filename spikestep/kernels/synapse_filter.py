@@ -125,9 +125,10 @@ def _numba_forward_walk(x, state, k, one, out, lo, hi):  # type: ignore[no-untyp
             prev = out_t
 
 
-def _numba_backward_walk(grad_out, x, out, state, k, one, grad_x, grad_state, lo, hi):  # type: ignore[no-untyped-def]
+def _numba_backward_walk(grad_out, x, out, state, k, one, need_k, grad_x, grad_state, lo, hi):  # type: ignore[no-untyped-def]
     # grad_state carries g[t] from step to step (it ends as a[0] g[0]). gk is summed per column in
-    # float64 (per column keeps the inner loop vectorisable) and reduced once per block.
+    # float64 (per column keeps the inner loop vectorisable) and reduced once per block; with a fixed tau
+    # (need_k False) its loop is skipped, which makes the walk ~1.5x faster where it is compute-bound.
     n_steps = x.shape[0]
     gk = np.zeros(min(_BLOCK, hi - lo), np.float64)
     total = 0.0
@@ -136,24 +137,23 @@ def _numba_backward_walk(grad_out, x, out, state, k, one, grad_x, grad_state, lo
         gk[:] = 0.0
         g = grad_state[b0:b1]
         g[:] = grad_out[n_steps - 1, b0:b1]
-        for t in range(n_steps - 1, 0, -1):  # g[t-1] = gI[t-1] + a[t] g[t]
-            x_t, prev, grad_x_t, grad_in = (
-                x[t, b0:b1],
-                out[t - 1, b0:b1],
-                grad_x[t, b0:b1],
-                grad_out[t - 1, b0:b1],
-            )
-            for j in range(b1 - b0):
-                g_j = g[j]
-                grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
-                gk[j] += g_j * _inv_tau_gain(x_t[j], prev[j], one)
-                g[j] = grad_in[j] + _decay(x_t[j], k, one) * g_j
-        x_t, prev, grad_x_t = x[0, b0:b1], state[b0:b1], grad_x[0, b0:b1]
-        for j in range(b1 - b0):  # t = 0: the carried-in state's gradient is a[0] g[0]
-            g_j = g[j]
-            grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
-            gk[j] += g_j * _inv_tau_gain(x_t[j], prev[j], one)
-            g[j] = _decay(x_t[j], k, one) * g_j
+        for t in range(n_steps - 1, -1, -1):
+            x_t, grad_x_t = x[t, b0:b1], grad_x[t, b0:b1]
+            prev = out[t - 1, b0:b1] if t > 0 else state[b0:b1]
+            if need_k:
+                for j in range(b1 - b0):
+                    gk[j] += g[j] * _inv_tau_gain(x_t[j], prev[j], one)
+            if t > 0:  # g[t-1] = gI[t-1] + a[t] g[t]
+                grad_in = grad_out[t - 1, b0:b1]
+                for j in range(b1 - b0):
+                    g_j = g[j]
+                    grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
+                    g[j] = grad_in[j] + _decay(x_t[j], k, one) * g_j
+            else:  # t = 0: the carried-in state's gradient is a[0] g[0]
+                for j in range(b1 - b0):
+                    g_j = g[j]
+                    grad_x_t[j] = g_j * _input_gain(prev[j], k, one)
+                    g[j] = _decay(x_t[j], k, one) * g_j
         total += gk[: b1 - b0].sum()
     return total
 
@@ -181,7 +181,7 @@ def _numba_forward_call(
 
 
 def _numba_backward_call(
-    grad_out: torch.Tensor, arrays: tuple[np.ndarray, ...], state: torch.Tensor, k: float
+    grad_out: torch.Tensor, arrays: tuple[np.ndarray, ...], state: torch.Tensor, k: float, need_k: bool
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     xn, sn, on = arrays
     n_steps = xn.shape[0]
@@ -190,7 +190,9 @@ def _numba_backward_call(
     gn, gxn, gsn = _as_numpy(grad_out, n_steps), _as_numpy(grad_x, n_steps), _as_numpy(grad_state, 0)
     kn, one = xn.dtype.type(k), _numba.one_like(xn)
     partial_sums = _numba.run_chunks(
-        lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, gxn, gsn, lo, hi), xn.shape[1], 3 * n_steps
+        lambda lo, hi: _numba_backward(gn, xn, on, sn, kn, one, need_k, gxn, gsn, lo, hi),
+        xn.shape[1],
+        3 * n_steps,
     )
     return grad_x, grad_state, sum(partial_sums)
 
@@ -238,7 +240,7 @@ class _SynapseFilterWalk(torch.autograd.Function):
         need_x, need_state, need_k = ctx.needs_input_grad[:3]
         grad_out = grad_out.contiguous()
         if ctx.backend == "numba":
-            grad_x, grad_state, grad_k = _numba_backward_call(grad_out, ctx.arrays, state, ctx.k)
+            grad_x, grad_state, grad_k = _numba_backward_call(grad_out, ctx.arrays, state, ctx.k, need_k)
         else:
             n_steps = x.shape[0]
             grad_x, grad_state, grad_k = _torch_backward(
