@@ -103,10 +103,11 @@ def run(
     rows: list[dict[str, Any]] = []
     for n_steps, n in sizes:
         sample = spikes(n_steps, n, dtype)
-        floor_ms = median_ms(lambda s=sample: s.clone(), repeats)
-        del sample
-        gc.collect()
         for case in cases:
+            # The floor is timed again for each row, right before it: at large N the cost of fresh pages
+            # for a new [T, N] tensor depends on the allocator's state, which drifts during a run.
+            floor_ms = median_ms(lambda s=sample: s.clone(), repeats)
+            gc.collect()
             row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "backend": None}
             row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None), floor_ms=floor_ms)
             for backend in backends:
@@ -126,6 +127,8 @@ def run(
             rows.append(row)
             if progress is not None:
                 progress(row)
+        del sample
+        gc.collect()
     return rows
 
 
