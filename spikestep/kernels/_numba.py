@@ -54,10 +54,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
+
+if TYPE_CHECKING:  # numpy comes with numba; spikestep itself needs only torch
+    import numpy as np
 
 DISABLE_ENV = "SPIKESTEP_DISABLE_NUMBA"
 

@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import numbers
 
-import numpy as np
 import torch
 from torch.autograd.function import once_differentiable
 
 from . import _numba, resolve_backend
+
+try:
+    import numpy as np
+except ImportError:  # numba needs numpy: without it only the torch walk runs, which does not use it
+    np = None  # type: ignore[assignment]
 
 InvTau = float | torch.Tensor
 
