@@ -79,14 +79,16 @@ def _reset(h: Any, fired: bool, vr: Any, vth: Any, hard: bool) -> Any:
 
 def _surrogate_grad_row(h: Any, vth: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int, out: Any) -> None:
     """``out[i] = sigma'(h[i] - vth)`` for one row; the same expressions, in the same order, as the
-    surrogates' ``derivative()``. One loop per surrogate: each is straight-line code that vectorises."""
+    surrogates' ``derivative()``. One loop per surrogate: each is straight-line code that vectorises.
+    ``np.true_divide``, not ``/``: numba checks ``/`` for a zero divisor (Python's ZeroDivisionError), a
+    branch that keeps the loop from vectorising; the quotient is the same IEEE division."""
     if sid == 0:  # ATan: (alpha / 2) / (1 + ((h - vth) * pi / 2 * alpha)^2)
         for i in range(h.shape[0]):
             y = (h[i] - vth) * c2
-            out[i] = c1 / (one + y * y)
+            out[i] = np.true_divide(c1, one + y * y)
     elif sid == 1:  # Sigmoid: s = sigmoid(alpha (h - vth)); (1 - s) * s * alpha
         for i in range(h.shape[0]):
-            s = one / (one + np.exp(-((h[i] - vth) * c1)))
+            s = np.true_divide(one, one + np.exp(-((h[i] - vth) * c1)))
             out[i] = (one - s) * s * c1
     else:  # PiecewiseQuadratic: max(0, alpha - alpha^2 |h - vth|)
         for i in range(h.shape[0]):
@@ -94,18 +96,19 @@ def _surrogate_grad_row(h: Any, vth: Any, one: Any, zero: Any, c1: Any, c2: Any,
             out[i] = g if g > zero else zero
 
 
-def _grad_h(h: Any, d: Any, g_s: Any, sg: Any, vr: Any, vth: Any, one: Any, zero: Any, hard: bool,
-            detach_reset: bool) -> Any:  # fmt: skip
-    """``dL/dH[t]`` from ``d = dL/dV[t]``, ``g_s = dL/dS[t]`` and ``sg = sigma'``, as neuron_torch does."""
-    fired = h - vth >= zero
-    if hard:  # dV/dH = 1 - S, dV/dS = v_reset - H
-        coef = zero if fired else one
-        if not detach_reset:
-            coef = coef + (vr - h) * sg
-    elif detach_reset:  # soft: dV/dH = 1, dV/dS = -v_threshold
-        coef = one
-    else:
-        coef = sg * (-vth) + one
+def _grad_h(h: Any, d: Any, g_s: Any, sg: Any, vr: Any, vth: Any, one: Any, zero: Any, hard_f: Any,
+            attach_f: Any) -> Any:  # fmt: skip
+    """``dL/dH[t]`` from ``d = dL/dV[t]``, ``g_s = dL/dS[t]`` and ``sg = sigma'``, as neuron_torch does.
+
+    Hard reset: ``dV/dH = 1 - S``, ``dV/dS = v_reset - H``; soft: ``dV/dH = 1``, ``dV/dS = -v_th``; the
+    ``dV/dS`` term only without detach_reset. The choices are made with the 0/1 factors ``hard_f`` and
+    ``attach_f`` instead of branches, so the loop vectorises; ``a * 1 + b * 0`` rounds to ``a`` exactly
+    (finite values), so the result is the same as neuron_torch's.
+    """
+    keep = one if h - vth < zero else zero  # 1 - S
+    coef = keep * hard_f + (one - hard_f)
+    dv_ds = (vr - h) * hard_f + (-vth) * (one - hard_f)
+    coef = coef + dv_ds * sg * attach_f
     return d * coef + g_s * sg
 
 
@@ -143,6 +146,8 @@ def _backward(
     n_steps = x.shape[0]
     k, a, b, vr, vth, one, zero = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
     c1, c2 = p[_C1], p[_C2]
+    hard_f = one if hard else zero
+    attach_f = zero if detach_reset else one
     for lo in range(start, stop, block):
         hi = min(lo + block, stop)
         width = hi - lo
@@ -171,7 +176,7 @@ def _backward(
                 dv += grad_v[t, lo:hi]
             gst = grad_s[t if gs_per_step else 0, lo:hi]
             for i in range(width):
-                gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard, detach_reset)
+                gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard_f, attach_f)
                 gh_row[i] = gh
                 gxt[i] = gh * b
                 dv[i] = gh * a
