@@ -64,10 +64,12 @@ def _raster(
     spikes: torch.Tensor,
     voting_size: int,
     label: int,
-    predicted: int,
+    scores: torch.Tensor,
+    readout: str,
 ) -> None:
     from matplotlib.colors import to_rgb
 
+    predicted = int(scores.argmax())
     n_steps, n_neurons = spikes.shape
     n_classes = n_neurons // voting_size
     # One pixel per (neuron, step): white, or the neuron's class colour where it fired.
@@ -76,7 +78,6 @@ def _raster(
         rows = slice(c * voting_size, (c + 1) * voting_size)
         fired = spikes[:, rows].t() > 0
         image[rows][fired] = torch.tensor(to_rgb(_CLASS_COLORS[c % 10]))
-    counts = spikes.reshape(n_steps, n_classes, voting_size).sum(dim=(0, 2))
 
     fig = plt.figure(figsize=(12, 5), layout="constrained")
     grid = fig.add_gridspec(1, 3, width_ratios=[1.1, 2.6, 0.9])
@@ -99,13 +100,14 @@ def _raster(
     for c in range(n_classes):
         ax_votes.barh(
             centers[c],
-            counts[c].item(),
+            scores[c].item(),
             height=voting_size * 0.8,
             color=_CLASS_COLORS[c % 10],
             alpha=1.0 if c == predicted else 0.4,
             edgecolor="black" if c == predicted else "none",
         )
-    ax_votes.set(xlabel="spikes per class", title="votes")
+    how = "firing rate" if readout == "voting" else "current at the last step / T"
+    ax_votes.set(xlabel=f"class score\n({how})", title=f"{readout} readout")
     ax_votes.tick_params(labelleft=False)
     ax_votes.grid(axis="x", alpha=0.3)
     verdict = "correct" if label == predicted else "wrong"
@@ -142,11 +144,12 @@ def save_all(
     spikes: torch.Tensor,
     voting_size: int,
     label: int,
-    predicted: int,
+    scores: torch.Tensor,
+    readout: str,
 ) -> list[Path]:
     """Write ``accuracy.png``, ``raster.png`` and ``firing_rates.png`` into ``out``; return their paths."""
     paths = [out / "accuracy.png", out / "raster.png", out / "firing_rates.png"]
     _accuracy(plt, paths[0], dataset, history)
-    _raster(plt, paths[1], dataset, x, spikes, voting_size, label, predicted)
+    _raster(plt, paths[1], dataset, x, spikes, voting_size, label, scores, readout)
     _rates(plt, paths[2], dataset, rates)
     return paths

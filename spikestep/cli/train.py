@@ -339,7 +339,8 @@ def run(args: argparse.Namespace) -> int:
         spikes=out_spikes[:, 0],
         voting_size=args.voting_size,
         label=int(data.y_test[0]),
-        predicted=int(scores[0].argmax()),
+        scores=scores[0],
+        readout=args.readout,
     )
     elapsed = time.perf_counter() - started
     print(f"test accuracy {test_acc:.2%} after {args.epochs} epochs in {elapsed:.1f} s")
