@@ -21,11 +21,7 @@ numba would type those as float64 and promote float32 arithmetic.
 
 from __future__ import annotations
 
-import concurrent.futures
-import itertools
 import math
-import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -37,21 +33,11 @@ from . import _numba
 # stays in a core's L2 cache, while longer row pieces (block) let the prefetcher stream x, g_S and dX.
 _BUFFER_BYTES = 1 << 18
 _MIN_BLOCK, _MAX_BLOCK = 256, 4096
-# Below this many neuron-steps one thread does the walk: waking a second one costs more than it saves
-# (microseconds on an idle machine, a scheduler time slice of milliseconds on a busy one).
-_PARALLEL_MIN_WORK = 1 << 17
 
 
 def _block(n_steps: int, itemsize: int) -> int:
     block = _BUFFER_BYTES // max(1, n_steps * itemsize)
     return max(_MIN_BLOCK, min(_MAX_BLOCK, block // 64 * 64))
-
-
-def _n_threads(n_steps: int, n: int, block: int) -> int:
-    n_blocks = (n + block - 1) // block
-    if n_steps * n < _PARALLEL_MIN_WORK:
-        return 1
-    return max(1, min(torch.get_num_threads(), n_blocks))
 
 
 # Slots of the typed constant array ``p``.
@@ -206,47 +192,11 @@ def _backward(
 _forward_kernel = _numba.kernel(_forward)
 _backward_kernel = _numba.kernel(_backward)
 
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool_after_fork() -> None:
-    # A forked child (e.g. a DataLoader worker) inherits the pool object but not its threads.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
 
 def _run_parallel(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, block: int) -> None:
-    """``kernel(*args, block, start, stop)`` over ``[0, n)`` in pieces of whole blocks, on up to
-    ``torch.get_num_threads()`` threads (the calling one included) that take pieces as they finish."""
-    global _pool
-    n_threads = _n_threads(n_steps, n, block)
-    if n_threads == 1:
-        kernel(*args, block, 0, n)
-        return
-    # A few pieces per thread, so a thread slowed down by another process does not hold up the rest.
-    n_blocks = (n + block - 1) // block
-    per_piece = max(1, n_blocks // (4 * n_threads)) * block
-    pieces = [(lo, min(lo + per_piece, n)) for lo in range(0, n, per_piece)]
-    next_piece = itertools.count()  # next() on it is atomic under the GIL
-
-    def work() -> None:
-        for i in iter(next_piece.__next__, None):
-            if i >= len(pieces):
-                return
-            kernel(*args, block, *pieces[i])
-
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1, "spikestep-neuron")
-    helpers = [_pool.submit(work) for _ in range(n_threads - 1)]
-    work()
-    for helper in helpers:
-        helper.result()
+    """``kernel(*args, block, start, stop)`` over ``[0, n)`` in pieces of whole blocks, spread over
+    torch's threads by ``_numba.run_chunks`` (one thread for small walks)."""
+    _numba.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=block)
 
 
 def _kernel_surrogate(surrogate_function: Any) -> tuple[int, float] | None:
