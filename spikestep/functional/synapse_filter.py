@@ -7,14 +7,16 @@ Without an input spike (``x = 0``) the current decays by ``1/tau`` per step; wit
 rises by one and does not decay. Equivalently ``I[t] = a[t] I[t-1] + x[t]`` with the per-step factor
 ``a[t] = 1 - (1 - x[t]) / tau``, the form the fused multi-step walk uses.
 
-Every path (single step, multi step, chunked, fused kernels) computes this function.
+The recurrence's pieces (``a[t]`` and ``I[t] = a[t] I[t-1] + x[t]``) are defined once, next to the
+compiled kernels that also call them (``spikestep.kernels.synapse_filter``); the single step below is
+those pieces applied to one step, and the fused multi-step walk applies them over time.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..kernels.synapse_filter import synapse_filter_walk
+from ..kernels.synapse_filter import _advance, _decay, synapse_filter_walk
 
 InvTau = float | torch.Tensor
 
@@ -32,7 +34,7 @@ def synapse_filter_step(x: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -
         >>> synapse_filter_step(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 2.0]), 0.5)
         tensor([1., 3.])
     """
-    return state - (1.0 - x) * state * inv_tau + x
+    return _advance(x, _decay(x, inv_tau, 1.0), state)
 
 
 def synapse_filter_multi_step(x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> torch.Tensor:
