@@ -129,6 +129,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "held-out test split after each epoch, and save checkpoint.pt and PNG figures (accuracy curve, a "
         "test sample's output spike raster, firing rate per layer) into --out. Options left out take the "
         "data set's defaults (shown in brackets: digits / mnist1d).",
+        epilog="examples:\n"
+        "  spikestep train                              # digits: ~98.6% test, ~15 s on 2 cores\n"
+        "  spikestep train --encoding poisson           # the images as Poisson spike trains\n"
+        "  spikestep train --dataset mnist1d            # MNIST-1D through delay lines: ~94.6%, ~20 s\n"
+        "  spikestep train --dataset mnist1d --taps 1   # the same network without delays: ~39%\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--dataset", choices=sorted(TASKS), default="digits", help="data set to train on (default digits)"
