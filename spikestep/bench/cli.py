@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 from typing import Any
 
@@ -59,7 +60,33 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", metavar="PATH", default=None, help="also write the rows and settings as JSON"
     )
+    parser.add_argument(
+        "--allocator",
+        choices=("reuse", "system"),
+        default="reuse",
+        help=(
+            "'reuse' (default): rerun under glibc settings that keep freed memory for reuse "
+            f"({' '.join(f'{k}={v}' for k, v in _REUSE_ENV.items())}), so every column is timed in the "
+            "steady state a training loop reaches; 'system': as the process starts. With glibc's defaults "
+            "each tensor over 32 MB is fresh memory whose page faults cost more than the copy itself, and "
+            "the floor and the fused paths (which allocate [T, N] tensors) then swing by up to 7x from "
+            "run to run while the per-step loop (small tensors) does not pay them"
+        ),
+    )
     return parser
+
+
+# glibc malloc: never hand big blocks back to the OS (no mmap per allocation, no trimming of the heap).
+_REUSE_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+
+
+def _rerun_with_reusing_allocator(argv: list[str]) -> int | None:
+    """Run the benchmark again in a child process with ``_REUSE_ENV`` (glibc reads it at start-up);
+    ``None`` when this process already has it or is not on Linux."""
+    if not sys.platform.startswith("linux") or all(os.environ.get(k) == v for k, v in _REUSE_ENV.items()):
+        return None
+    env = {**os.environ, **_REUSE_ENV}
+    return subprocess.call([sys.executable, "-m", "spikestep.bench", *argv], env=env)
 
 
 def _environment() -> dict[str, Any]:
@@ -79,7 +106,12 @@ def _environment() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark with command-line arguments ``argv`` (default ``sys.argv[1:]``); return 0."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    if args.allocator == "reuse":
+        code = _rerun_with_reusing_allocator(argv)
+        if code is not None:
+            return code
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     steps = args.T or (QUICK_STEPS if args.quick else STEPS)
@@ -97,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(t, n) for n in elements for t in steps]
     env = _environment()
     print(
-        f"spikestep.bench: {args.dtype}, CPU, {env['threads']} threads, numba: {env['numba_status']}",
+        f"spikestep.bench: {args.dtype}, CPU, {env['threads']} threads, numba: {env['numba_status']}, "
+        f"allocator: {args.allocator}",
         flush=True,
     )
 

@@ -34,9 +34,8 @@ def test_a_custom_case_can_be_added():
 
 def test_main_prints_a_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
-    assert (
-        bench.main(["--T", "2", "--N", "8", "--repeats", "1", "--cases", "delay", "--json", str(path)]) == 0
-    )
+    tiny = ["--T", "2", "--N", "8", "--repeats", "1", "--cases", "delay", "--allocator", "system"]
+    assert bench.main([*tiny, "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "Delay fwd" in out and "clone ms" in out
     data = json.loads(path.read_text())
@@ -49,3 +48,19 @@ def test_the_module_command_has_help():
         [sys.executable, "-m", "spikestep.bench", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "--json" in result.stdout and "--quick" in result.stdout
+
+
+def test_default_allocator_reruns_the_benchmark_with_memory_reuse():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spikestep.bench",
+            *["--T", "2", "--N", "8", "--repeats", "1", "--cases", "delay", "--no-loop"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "allocator: reuse" in result.stdout and "Delay fwd" in result.stdout
