@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 import torch.nn as nn
 
 from .. import functional as F
+from .._checks import check_bool, check_tau
 from ..base import MemoryModule
-
-
-def _check_tau(tau: object) -> float:
-    if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
-        raise TypeError(f"tau must be a real number > 1 (time steps), got {type(tau).__name__} {tau!r}")
-    tau = float(tau)
-    if not math.isfinite(tau) or tau <= 1.0:
-        raise ValueError(
-            f"tau must be a finite number > 1, got {tau}: the current decays by a factor (1 - 1/tau) per "
-            f"step, which needs tau > 1 to stay positive"
-        )
-    return tau
 
 
 class SynapseFilter(MemoryModule):
@@ -54,9 +42,8 @@ class SynapseFilter(MemoryModule):
 
     def __init__(self, tau: float = 100.0, learnable: bool = False, step_mode: str = "s") -> None:
         super().__init__()
-        tau = _check_tau(tau)
-        if not isinstance(learnable, bool):
-            raise TypeError(f"learnable must be True or False, got {type(learnable).__name__} {learnable!r}")
+        tau = check_tau(tau, "tau", "SynapseFilter")
+        learnable = check_bool(learnable, "learnable", "SynapseFilter")
         self.step_mode = step_mode
         self.learnable = learnable
         if learnable:
@@ -75,7 +62,7 @@ class SynapseFilter(MemoryModule):
 
     @tau.setter
     def tau(self, value: float) -> None:
-        value = _check_tau(value)
+        value = check_tau(value, "tau", "SynapseFilter")
         if self.learnable:
             with torch.no_grad():
                 self.w.fill_(-math.log(value - 1.0))

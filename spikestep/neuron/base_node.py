@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
+from .._checks import check_bool, check_real
 from ..base import MemoryModule
 from ..functional.neuron import BACKENDS, InvTau, neuron_multi_step, neuron_step
-from ._checks import check_bool, check_real
 
 
 class BaseNode(MemoryModule):

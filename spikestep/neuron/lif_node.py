@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._checks import check_bool, check_tau
 from ..functional.neuron import InvTau
-from ._checks import check_bool, check_tau
 from .base_node import BaseNode
 
 

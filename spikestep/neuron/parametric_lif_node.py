@@ -8,8 +8,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from .._checks import check_bool, check_tau
 from ..functional.neuron import InvTau
-from ._checks import check_bool, check_tau
 from .base_node import BaseNode
 
 

@@ -1,4 +1,4 @@
-"""Argument checks shared by the neurons: each says what was wrong and how to fix it."""
+"""Argument checks shared by the layers and neurons: each says what was wrong and how to fix it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def check_tau(tau: object, name: str, owner: str) -> float:
     tau = check_real(tau, name, owner)
     if tau <= 1.0:
         raise ValueError(
-            f"{owner}: {name} must be > 1 (time steps), got {tau}: the membrane keeps a fraction 1 - 1/tau "
-            f"of itself per step, which needs tau > 1 to stay positive"
+            f"{owner}: {name} must be > 1 (time steps), got {tau}: the state (membrane, current) keeps a "
+            f"fraction 1 - 1/tau of itself per step, which needs tau > 1 to stay positive"
         )
     return tau
