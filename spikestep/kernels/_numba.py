@@ -58,6 +58,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from . import _omp_team
+
 if TYPE_CHECKING:  # numpy comes with numba; spikestep itself needs only torch
     import numpy as np
 
@@ -218,6 +220,9 @@ def run_chunks(
     descheduled for a while does not hold the others up. Chunk borders are multiples of ``align`` (each
     thread writes its own cache lines). ``fn`` should release the GIL (kernels compiled by :func:`kernel`
     do: ``nogil=True``), or the threads take turns.
+
+    The threads are torch's own OpenMP threads where they can be reached (:mod:`._omp_team` says why that
+    matters), else a pool of this module's.
     """
     wanted = threads if threads is not None else torch.get_num_threads()
     n_threads = max(1, min(wanted, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD, _ceil_div(n, align)))
@@ -235,6 +240,20 @@ def run_chunks(
                 return
             results[i] = fn(*bounds[i])
 
+    team = _omp_team.team()
+    if team is not None:
+        errors: list[BaseException] = []
+
+        def work_or_keep_error() -> None:
+            try:
+                work()
+            except BaseException as error:  # re-raised below: a callback cannot raise into ctypes
+                errors.append(error)
+
+        team.run(work_or_keep_error, n_threads)
+        if errors:
+            raise errors[0]
+        return results
     futures = [_get_pool().submit(work) for _ in range(n_threads - 1)]
     work()  # the calling thread takes chunks too
     for future in futures:

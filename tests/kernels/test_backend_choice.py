@@ -9,7 +9,7 @@ import torch
 
 from spikestep import kernels
 from spikestep.functional import synapse_filter_multi_step
-from spikestep.kernels import _numba
+from spikestep.kernels import _numba, _omp_team
 
 
 def test_disabling_numba_by_environment_falls_back_to_torch(monkeypatch):
@@ -78,8 +78,12 @@ def _chunks_in_child(queue):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_run_chunks_works_in_a_forked_child_after_the_parent_used_its_pool():
+@pytest.mark.parametrize("parent_threads", ["pool", "torch's OpenMP team where there is one"])
+def test_run_chunks_works_in_a_forked_child_after_the_parent_ran_chunks(monkeypatch, parent_threads):
+    if parent_threads == "pool":
+        monkeypatch.setattr(_omp_team, "team", lambda: None)
     _numba.run_chunks(lambda lo, hi: None, 1 << 12, work_per_item=1 << 12, threads=2)
+    monkeypatch.undo()
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
     child = ctx.Process(target=_chunks_in_child, args=(queue,))

@@ -1,0 +1,122 @@
+"""Run work on torch's own OpenMP threads, so compiled kernels share the cores with torch instead of
+fighting for them.
+
+Why: after each parallel torch operation, the OpenMP runtime that torch uses (GNU libgomp on Linux)
+keeps its worker threads spinning for a few milliseconds, waiting for the next parallel region. A kernel
+started on threads of our own in that window (every neuron's walk comes right after a ``Linear``, and a
+backward right after autograd's own ops) competes with the spinners for the same cores. Measured on a
+2-core machine, the numba walks of a LIF neuron ran 1.8x slower that way than on a quiet machine. Handing
+the work to the OpenMP runtime itself, as one parallel region, puts it on the very threads that spin:
+they start at once and nothing is oversubscribed.
+
+How: ``GOMP_parallel(fn, data, n_threads, flags)`` of the runtime torch has loaded, called through
+ctypes (which releases the GIL), with ``fn`` a ctypes callback. Each team thread takes the GIL only to
+pick its next chunk and call the kernel, which releases the GIL again (kernels are compiled ``nogil``).
+The runtime is found only where torch says its parallel backend is OpenMP and the library exports
+``GOMP_parallel`` (libgomp, and LLVM's libomp through its GNU entry points); anywhere else
+:func:`team` returns None and callers use their own threads.
+
+Example::
+
+    >>> from spikestep.kernels import _omp_team
+    >>> t = _omp_team.team()  # None where torch does not run on an OpenMP runtime that can be found
+    >>> seen = []
+    >>> if t is not None:
+    ...     t.run(lambda: seen.append(1), n_threads=1)
+    ... else:
+    ...     seen.append(1)
+    >>> seen
+    [1]
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_lock = threading.Lock()
+_import_pid = os.getpid()
+_searched = False
+_team: _Team | None = None
+
+
+class _Team:
+    """Torch's OpenMP runtime, ready to run Python work on its threads (see the module docstring)."""
+
+    def __init__(self, gomp_parallel: Any) -> None:
+        self._gomp_parallel = gomp_parallel
+        self._jobs: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count(1)  # next() on a count is atomic under the GIL
+        self._callback = _CALLBACK(self._enter)  # kept referenced: the runtime holds its address
+
+    def _enter(self, data: int | None) -> None:
+        # Runs on every team thread, the caller's included, holding the GIL (ctypes takes it).
+        self._jobs[data or 0]()
+
+    def run(self, work: Callable[[], None], n_threads: int) -> None:
+        """Call ``work()`` once on each of ``n_threads`` team threads (the calling thread is one of them)
+        and return when all have returned. ``work`` must catch its own exceptions: one that escapes a team
+        thread is printed by ctypes and lost."""
+        job_id = next(self._ids)
+        self._jobs[job_id] = work
+        try:
+            self._gomp_parallel(self._callback, job_id, n_threads, 0)
+        finally:
+            del self._jobs[job_id]
+
+
+def _loaded_libraries() -> list[str]:
+    try:
+        with open("/proc/self/maps") as maps:
+            return [line.split(maxsplit=5)[-1].strip() for line in maps if "/" in line]
+    except OSError:  # not Linux: no list of what is loaded
+        return []
+
+
+def _torch_openmp_library() -> str | None:
+    """Path of the OpenMP runtime loaded in this process, preferring the one inside torch's folder."""
+    names = ("libgomp", "libomp", "libiomp")
+    candidates = sorted(
+        {p for p in _loaded_libraries() if os.path.basename(p).startswith(names)},
+        key=lambda p: not p.startswith(os.path.dirname(torch.__file__)),
+    )
+    return candidates[0] if candidates else None
+
+
+def _find() -> _Team | None:
+    if "ATen parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return None
+    path = _torch_openmp_library()
+    if path is None:
+        return None
+    try:
+        gomp_parallel = ctypes.CDLL(path).GOMP_parallel  # already loaded: this only finds the symbol
+    except (OSError, AttributeError):
+        return None
+    gomp_parallel.argtypes = [_CALLBACK, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    gomp_parallel.restype = None
+    return _Team(gomp_parallel)
+
+
+def team() -> _Team | None:
+    """Torch's OpenMP team, or None where it cannot be used (see the module docstring).
+
+    None in a forked child too: GNU OpenMP's threads do not survive ``fork``, and a child that starts a
+    parallel region after its parent has used them can hang.
+    """
+    global _searched, _team
+    if os.getpid() != _import_pid:
+        return None
+    if not _searched:
+        with _lock:
+            if not _searched:
+                _team = _find()
+                _searched = True
+    return _team
