@@ -6,8 +6,9 @@ to it). One ``torch.autograd.Function``:
 
 * forward: for each block of neurons, walk ``t = 0..T-1`` keeping the block's membrane in a local
   buffer; write the spikes (and the membranes if asked). Nothing else is saved: the backward recomputes
-  ``H`` for its block, which is cheaper than writing and re-reading ``[T, N]`` from memory.
-* backward: per block, recompute ``H[0..T-1]`` into a small ``[T, block]`` buffer, then walk ``t``
+  ``H`` for its block. Saving ``H`` instead (one more ``[T, N]`` written and read back) was measured 1.1x
+  slower for forward+backward: the walk is bound by memory traffic, not arithmetic.
+* backward: per block, recompute ``H[0..T-1]`` into a ``[T, block]`` buffer, then walk ``t``
   backwards: ``dH = dV * (dV/dH + dV/dS * sigma') + g_S * sigma'``, ``dX = dH * dH/dX``,
   ``dV[t-1] = dH * dH/dV`` and, for a learnable ``1/tau``, ``sum_t dH * dH/d(1/tau)`` per neuron (summed
   over neurons in float64 afterwards).
@@ -29,10 +30,12 @@ import torch
 
 from . import _numba
 
-# Neurons per parallel task. The backward keeps a [T, block] buffer of H per task: about 256 KiB of it
-# stays in a core's L2 cache, while longer row pieces (block) let the prefetcher stream x, g_S and dX.
-_BUFFER_BYTES = 1 << 18
-_MIN_BLOCK, _MAX_BLOCK = 256, 4096
+# Neurons walked together. Each step touches one piece of ``block`` neurons in every [T, N] array; long
+# pieces let the hardware prefetcher stream them (it stops at each piece's end). That mattered more in
+# measurements than keeping the backward's [T, block] buffer of H in L2: 2 MiB of it (T=64: 8192 neurons)
+# ran faster than 256 KiB (1024 neurons).
+_BUFFER_BYTES = 1 << 21
+_MIN_BLOCK, _MAX_BLOCK = 256, 8192
 
 
 def _block(n_steps: int, itemsize: int) -> int:
@@ -63,23 +66,19 @@ def _reset(h: Any, fired: bool, vr: Any, vth: Any, hard: bool) -> Any:
     return after if fired else h
 
 
-def _surrogate_grad_row(h: Any, vth: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int, out: Any) -> None:
-    """``out[i] = sigma'(h[i] - vth)`` for one row; the same expressions, in the same order, as the
-    surrogates' ``derivative()``. One loop per surrogate: each is straight-line code that vectorises.
+def _surrogate_grad(h: Any, vth: Any, one: Any, zero: Any, c1: Any, c2: Any, sid: int) -> Any:
+    """``sigma'(h - vth)``; the same expressions, in the same order, as the surrogates' ``derivative()``.
+    ``sid`` is the same for a whole walk, so the branch is taken out of the loops that call this.
     ``np.true_divide``, not ``/``: numba checks ``/`` for a zero divisor (Python's ZeroDivisionError), a
     branch that keeps the loop from vectorising; the quotient is the same IEEE division."""
     if sid == 0:  # ATan: (alpha / 2) / (1 + ((h - vth) * pi / 2 * alpha)^2)
-        for i in range(h.shape[0]):
-            y = (h[i] - vth) * c2
-            out[i] = np.true_divide(c1, one + y * y)
-    elif sid == 1:  # Sigmoid: s = sigmoid(alpha (h - vth)); (1 - s) * s * alpha
-        for i in range(h.shape[0]):
-            s = np.true_divide(one, one + np.exp(-((h[i] - vth) * c1)))
-            out[i] = (one - s) * s * c1
-    else:  # PiecewiseQuadratic: max(0, alpha - alpha^2 |h - vth|)
-        for i in range(h.shape[0]):
-            g = c1 - abs(h[i] - vth) * c2
-            out[i] = g if g > zero else zero
+        y = (h - vth) * c2
+        return np.true_divide(c1, one + y * y)
+    if sid == 1:  # Sigmoid: s = sigmoid(alpha (h - vth)); (1 - s) * s * alpha
+        s = np.true_divide(one, one + np.exp(-((h - vth) * c1)))
+        return (one - s) * s * c1
+    g = c1 - abs(h - vth) * c2  # PiecewiseQuadratic: max(0, alpha - alpha^2 |h - vth|)
+    return g if g > zero else zero
 
 
 def _grad_h(h: Any, d: Any, g_s: Any, sg: Any, vr: Any, vth: Any, one: Any, zero: Any, hard_f: Any,
@@ -100,7 +99,7 @@ def _grad_h(h: Any, d: Any, g_s: Any, sg: Any, vr: Any, vth: Any, one: Any, zero
 
 _charge = _numba.jitable(_charge)
 _reset = _numba.jitable(_reset)
-_surrogate_grad_row = _numba.jitable(_surrogate_grad_row)
+_surrogate_grad = _numba.jitable(_surrogate_grad)
 _grad_h = _numba.jitable(_grad_h)
 
 
@@ -125,78 +124,91 @@ def _forward(x, v0, p, kind, hard, store_v_seq, s_out, v_out, block, start, stop
             v_out[0, lo:hi] = v
 
 
-def _backward(
-    x, v0, p, kind, hard, sid, detach_reset, grad_s, gs_per_step, grad_v, gv_mode, need_k,
-    grad_x, grad_v0, grad_k_acc, block, start, stop,
-):  # fmt: skip
-    n_steps = x.shape[0]
-    k, a, b, vr, vth, one, zero = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
-    c1, c2 = p[_C1], p[_C2]
-    hard_f = one if hard else zero
-    attach_f = zero if detach_reset else one
-    for lo in range(start, stop, block):
-        hi = min(lo + block, stop)
-        width = hi - lo
-        # Recompute the block's H (the forward again) so the reverse walk can read it back.
-        h_buf = np.empty((n_steps, width), dtype=x.dtype)
-        v = v0[lo:hi].copy()
-        for t in range(n_steps):
-            xt = x[t, lo:hi]
-            ht = h_buf[t]
-            for i in range(width):
-                h = _charge(xt[i], v[i], k, vr, kind)
-                ht[i] = h
-                v[i] = _reset(h, h - vth >= zero, vr, vth, hard)
-        dv = np.zeros(width, dtype=x.dtype)
-        if gv_mode == _GV_LAST:
-            dv[:] = grad_v[0, lo:hi]
-        acc = np.zeros(width, dtype=np.float64)
-        gh_row = np.empty(width, dtype=x.dtype)  # dL/dH[t] of the block, for the learnable-tau sum
-        sg_row = np.empty(width, dtype=x.dtype)  # the surrogate gradient at step t
-        v_prev_row = np.empty(width, dtype=x.dtype)  # V[t-1], for the learnable-tau sum
-        for t in range(n_steps - 1, -1, -1):
-            ht = h_buf[t]
-            _surrogate_grad_row(ht, vth, one, zero, c1, c2, sid, sg_row)
-            gxt = grad_x[t, lo:hi]
-            if gv_mode == _GV_SEQ:
-                dv += grad_v[t, lo:hi]
-            gst = grad_s[t if gs_per_step else 0, lo:hi]
-            for i in range(width):
-                gh = _grad_h(ht[i], dv[i], gst[i], sg_row[i], vr, vth, one, zero, hard_f, attach_f)
-                gh_row[i] = gh
-                gxt[i] = gh * b
-                dv[i] = gh * a
-            if need_k:  # learnable 1/tau: sum_t dH[t] * dH[t]/d(1/tau) per neuron
-                # V[t-1]: the carried-in membrane, or the reset of H[t-1] (still in the buffer).
-                if t == 0:
-                    v_prev_row[:] = v0[lo:hi]
-                else:
+def _make_backward(sid: int) -> Any:
+    """The backward kernel for surrogate ``sid``. numba compiles a closure's variables as constants, so
+    each surrogate gets straight-line inner loops that vectorise (a branch on ``sid`` inside the loop,
+    read at run time, made the backward 2x slower); numba's disk cache keys on them too."""
+
+    def _backward(
+        x, v0, p, kind, hard, detach_reset, grad_s, gs_per_step, grad_v, gv_mode, need_k,
+        grad_x, grad_v0, grad_k_acc, block, start, stop,
+    ):  # fmt: skip
+        n_steps = x.shape[0]
+        k, a, b, vr, vth, one, zero = p[_K], p[_A], p[_B], p[_VR], p[_VTH], p[_ONE], p[_ZERO]
+        c1, c2 = p[_C1], p[_C2]
+        hard_f = one if hard else zero
+        attach_f = zero if detach_reset else one
+        x_f = one if kind == _LIF_DECAY_INPUT else zero
+        for lo in range(start, stop, block):
+            hi = min(lo + block, stop)
+            width = hi - lo
+            # Fresh buffers per block, not one per task: numba's fresh allocations let LLVM prove that
+            # they alias nothing, so the loops vectorise without run-time checks (reused ones were 2x
+            # slower).
+            h_buf = np.empty((n_steps, width), dtype=x.dtype)
+            v = v0[lo:hi].copy()
+            # Recompute the block's H (the forward again) so the reverse walk can read it back.
+            for t in range(n_steps):
+                xt = x[t, lo:hi]
+                ht = h_buf[t]
+                for i in range(width):
+                    h = _charge(xt[i], v[i], k, vr, kind)
+                    ht[i] = h
+                    v[i] = _reset(h, h - vth >= zero, vr, vth, hard)
+            dv = grad_v[0, lo:hi].copy() if gv_mode == _GV_LAST else np.zeros(width, dtype=x.dtype)
+            acc = np.zeros(width, dtype=np.float64)
+            v_prev = np.empty(width, dtype=x.dtype)
+            for t in range(n_steps - 1, -1, -1):
+                ht = h_buf[t]
+                gxt = grad_x[t, lo:hi]
+                if gv_mode == _GV_SEQ:
+                    gvt = grad_v[t, lo:hi]
+                    for i in range(width):
+                        dv[i] += gvt[i]
+                gst = grad_s[t if gs_per_step else 0, lo:hi]
+                if not need_k:
+                    for i in range(width):
+                        sg = _surrogate_grad(ht[i], vth, one, zero, c1, c2, sid)
+                        gh = _grad_h(ht[i], dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f)
+                        gxt[i] = gh * b
+                        dv[i] = gh * a
+                    continue
+                # Learnable 1/tau: also sum_t dH[t] * dH[t]/d(1/tau) per neuron, with dH/d(1/tau) =
+                # X - (V[t-1] - V_reset) with decay_input, V_reset - V[t-1] without (the same as
+                # 0 * X - (V[t-1] - V_reset) for finite X). V[t-1] is the carried-in membrane, or the
+                # reset of H[t-1], still in the buffer.
+                if t > 0:
                     hp = h_buf[t - 1]
                     for i in range(width):
-                        v_prev_row[i] = _reset(hp[i], hp[i] - vth >= zero, vr, vth, hard)
-                if kind == _LIF_DECAY_INPUT:  # dH/d(1/tau) = X - (V - V_reset)
-                    xt = x[t, lo:hi]
-                    for i in range(width):
-                        acc[i] += gh_row[i] * (xt[i] - (v_prev_row[i] - vr))
-                else:  # dH/d(1/tau) = V_reset - V
-                    for i in range(width):
-                        acc[i] += gh_row[i] * (vr - v_prev_row[i])
-        grad_v0[lo:hi] = dv
-        if need_k:
-            grad_k_acc[lo:hi] = acc
+                        v_prev[i] = _reset(hp[i], hp[i] - vth >= zero, vr, vth, hard)
+                else:
+                    v_prev[:] = v0[lo:hi]
+                xt = x[t, lo:hi]
+                for i in range(width):
+                    sg = _surrogate_grad(ht[i], vth, one, zero, c1, c2, sid)
+                    gh = _grad_h(ht[i], dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f)
+                    gxt[i] = gh * b
+                    dv[i] = gh * a
+                    acc[i] += gh * (xt[i] * x_f - (v_prev[i] - vr))
+            grad_v0[lo:hi] = dv
+            if need_k:
+                grad_k_acc[lo:hi] = acc
+
+    return _backward
 
 
 # Serial kernels over a range of neurons; _run_parallel spreads ranges over threads (the kernels release
 # the GIL). Compiling them without numba's parallel=True halves the compile time (seconds, paid on the
 # first call of a fresh install and in CI), and waking threads only for big walks avoids the launch cost.
 _forward_kernel = _numba.kernel(_forward)
-_backward_kernel = _numba.kernel(_backward)
+_backward_kernels = tuple(_numba.kernel(_make_backward(sid)) for sid in range(3))
 
 
 def _run_parallel(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, block: int) -> None:
-    """``kernel(*args, block, start, stop)`` over ``[0, n)`` in pieces of whole blocks, spread over
-    torch's threads by ``_numba.run_chunks`` (one thread for small walks)."""
-    _numba.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=block)
+    """``kernel(*args, block, start, stop)`` over ``[0, n)``, spread over torch's threads by
+    ``_numba.run_chunks`` (one thread for small walks). Chunks are cut at cache lines, not at whole
+    blocks: with few blocks per thread, whole blocks would leave one thread with much more work."""
+    _numba.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=64)
 
 
 def _kernel_surrogate(surrogate_function: Any) -> tuple[int, float] | None:
@@ -272,11 +284,12 @@ class _NeuronWalkNumba(torch.autograd.Function):
         p, kind, hard, _, _, store_v_seq = cfg
         n_steps = x_seq.shape[0]
         x2 = _as_2d(x_seq, n_steps)
+        n = x2.shape[1]
         v2 = v0.detach().contiguous().reshape(-1)
         s2 = torch.empty_like(x2)
-        vout2 = torch.empty((n_steps if store_v_seq else 1, x2.shape[1]), dtype=x2.dtype)
+        vout2 = torch.empty((n_steps if store_v_seq else 1, n), dtype=x2.dtype)
         args = (x2.numpy(), v2.numpy(), p, kind, hard, store_v_seq, s2.numpy(), vout2.numpy())
-        _run_parallel(_forward_kernel, args, n_steps, x2.shape[1], _block(n_steps, x2.element_size()))
+        _run_parallel(_forward_kernel, args, n_steps, n, _block(n_steps, x2.element_size()))
         ctx.save_for_backward(x_seq, v0, k_tensor)
         ctx.cfg = cfg
         ctx.set_materialize_grads(False)
@@ -313,12 +326,11 @@ class _NeuronWalkNumba(torch.autograd.Function):
         grad_x = torch.empty_like(x2)
         grad_v0 = torch.empty_like(v2)
         acc = torch.empty(n if need_k else 1, dtype=torch.float64)
-        block = _block(n_steps, x2.element_size())
         args = (
-            x2.numpy(), v2.numpy(), p, kind, hard, sid, detach_reset, gs, gs_per_step, gv, gv_mode,
+            x2.numpy(), v2.numpy(), p, kind, hard, detach_reset, gs, gs_per_step, gv, gv_mode,
             need_k, grad_x.numpy(), grad_v0.numpy(), acc.numpy(),
         )  # fmt: skip
-        _run_parallel(_backward_kernel, args, n_steps, n, block)
+        _run_parallel(_backward_kernels[sid], args, n_steps, n, _block(n_steps, x2.element_size()))
         grad_k = acc.sum().to(k_tensor.dtype).reshape(k_tensor.shape) if need_k else None
         return (
             grad_x.reshape(x_seq.shape) if ctx.needs_input_grad[0] else None,
