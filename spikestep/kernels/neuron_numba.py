@@ -6,8 +6,8 @@ to it). One ``torch.autograd.Function``:
 
 * forward: for each block of neurons, walk ``t = 0..T-1`` keeping the block's membrane in a local
   buffer; write the spikes (and the membranes if asked). Nothing else is saved: the backward recomputes
-  ``H`` for its block. Saving ``H`` instead (one more ``[T, N]`` written and read back) was measured 1.1x
-  slower for forward+backward: the walk is bound by memory traffic, not arithmetic.
+  ``H`` for its block. Saving ``H`` instead (one more ``[T, N]`` written and read back) measured no
+  faster for forward+backward (the walk is bound by memory traffic, not arithmetic) and costs memory.
 * backward: per block, recompute ``H[0..T-1]`` into a ``[T, block]`` buffer, then walk ``t``
   backwards: ``dH = dV * (dV/dH + dV/dS * sigma') + g_S * sigma'``, ``dX = dH * dH/dX``,
   ``dV[t-1] = dH * dH/dV`` and, for a learnable ``1/tau``, ``sum_t dH * dH/d(1/tau)`` per neuron (summed
