@@ -1,0 +1,116 @@
+"""On a CUDA device the layers, neurons and networks give what they give on the CPU.
+
+CUDA tensors take the pure-PyTorch fused walks (the numba kernels are CPU-only), so these tests are the
+only check that those walks, the memories' device moves and a training step work on a real GPU. They
+are skipped where no GPU is visible (CI); run them on one with ``python -m pytest tests/test_cuda.py``.
+"""
+
+import copy
+
+import pytest
+import torch
+
+from spikestep import functional, layer, neuron
+from spikestep.models import DelayNet, DigitsNet
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+CUDA = torch.device("cuda")
+
+
+def _run_on(device: torch.device, make, x: torch.Tensor, chunks: int = 1):
+    """Seeded module from ``make()``, run on ``device`` over ``x`` in ``chunks`` calls; returns the
+    output and the gradients of a weighted sum (to the input and to every parameter), on the CPU."""
+    torch.manual_seed(0)
+    module = make().to(device)
+    x = x.to(device).requires_grad_(True)
+    out = torch.cat([module(piece) for piece in x.chunk(chunks)])
+    weights = torch.linspace(-1, 1, out.numel(), device=device).reshape(out.shape)
+    params = list(module.parameters())
+    grads = torch.autograd.grad((out * weights).sum(), [x, *params])
+    return out.detach().cpu(), [g.cpu() for g in grads]
+
+
+def _assert_same_on_cpu_and_cuda(make, x, chunks=1, atol=1e-5):
+    out_cpu, grads_cpu = _run_on(torch.device("cpu"), make, x, chunks)
+    out_cuda, grads_cuda = _run_on(CUDA, make, x, chunks)
+    torch.testing.assert_close(out_cuda, out_cpu, rtol=1e-5, atol=atol)
+    for g_cuda, g_cpu in zip(grads_cuda, grads_cpu, strict=True):
+        torch.testing.assert_close(g_cuda, g_cpu, rtol=1e-4, atol=atol)
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_synapse_filter_multi_step_on_cuda_matches_the_cpu(learnable, chunks):
+    x = (torch.rand(48, 4, 300, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    _assert_same_on_cpu_and_cuda(
+        lambda: layer.SynapseFilter(tau=5.0, learnable=learnable, step_mode="m"), x, chunks
+    )
+
+
+def test_synapse_filter_single_steps_on_cuda_match_multi_step():
+    x = torch.rand(20, 3, 50, device=CUDA)
+    multi = layer.SynapseFilter(tau=3.0, step_mode="m").to(CUDA)
+    single = layer.SynapseFilter(tau=3.0, step_mode="s").to(CUDA)
+    stacked = torch.stack([single(x_t) for x_t in x])
+    torch.testing.assert_close(stacked, multi(x))
+
+
+@pytest.mark.parametrize("chunks", [1, 4])
+def test_delay_on_cuda_matches_the_cpu(chunks):
+    x = torch.randn(24, 2, 5, generator=torch.Generator().manual_seed(2))
+    _assert_same_on_cpu_and_cuda(lambda: layer.Delay(3, step_mode="m"), x, chunks)
+
+
+NEURONS = {
+    "IF": lambda: neuron.IFNode(step_mode="m"),
+    "LIF": lambda: neuron.LIFNode(tau=2.0, step_mode="m"),
+    "LIF soft reset, no decay_input": lambda: neuron.LIFNode(
+        tau=3.0, decay_input=False, v_reset=None, step_mode="m"
+    ),
+    "PLIF detach_reset": lambda: neuron.ParametricLIFNode(init_tau=2.0, detach_reset=True, step_mode="m"),
+}
+
+
+@pytest.mark.parametrize("name", NEURONS)
+@pytest.mark.parametrize("chunks", [1, 2])
+def test_neurons_on_cuda_match_the_cpu(name, chunks):
+    # Inputs kept a margin away from the threshold, so a last-bit difference cannot flip a spike.
+    x = torch.randn(32, 4, 256, generator=torch.Generator().manual_seed(3)) * 0.6 + 0.4
+    _assert_same_on_cpu_and_cuda(NEURONS[name], x, chunks)
+
+
+def test_neuron_membrane_sequence_and_state_stay_on_cuda():
+    node = neuron.LIFNode(step_mode="m", store_v_seq=True).to(CUDA)
+    s = node(torch.rand(10, 2, 7, device=CUDA) * 2)
+    assert s.device.type == "cuda" and node.v_seq.device.type == "cuda" and node.v.device.type == "cuda"
+    functional.reset_net(node)
+    copied = copy.deepcopy(node)
+    assert copied.v_reset == node.v_reset
+
+
+def test_moving_a_network_with_memories_between_cpu_and_cuda_moves_the_memories():
+    net = DelayNet(hidden=8, taps=3)
+    net(torch.rand(12, 2, 1))
+    net.to(CUDA)
+    out = net(torch.rand(5, 2, 1, device=CUDA))  # carried memories must already be on the GPU
+    assert out.device.type == "cuda"
+    net.cpu()
+    assert net(torch.rand(5, 2, 1)).device.type == "cpu"
+
+
+def test_a_few_training_steps_on_cuda_lower_the_loss():
+    torch.manual_seed(0)
+    net = DigitsNet(channels=8, voting_size=4).to(CUDA)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x = torch.rand(6, 32, 64, device=CUDA)
+    labels = torch.randint(0, 10, (32,), device=CUDA)
+    losses = []
+    for _ in range(15):
+        functional.reset_net(net)
+        loss = torch.nn.functional.mse_loss(net(x), torch.nn.functional.one_hot(labels, 10).float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
