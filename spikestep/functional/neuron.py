@@ -31,7 +31,7 @@ import torch
 
 InvTau = float | torch.Tensor | None
 Surrogate = Callable[[torch.Tensor], torch.Tensor]
-BACKENDS = ("auto", "numba", "torch")
+BACKENDS = ("auto", "numba", "triton", "torch")
 
 
 def neuron_charge(
@@ -148,9 +148,9 @@ def neuron_multi_step(
     sequence ``[T, B, ...]`` if ``store_v_seq`` else the last membrane ``[B, ...]``.
 
     ``backend``: ``'numba'`` (parallel CPU kernel; float32/float64 CPU tensors and the built-in
-    surrogates; raises ``RuntimeError`` where it cannot run), ``'torch'`` (pure-PyTorch fused walk, any
-    device, dtype and surrogate) or ``'auto'`` (the choice of :func:`spikestep.kernels.use_backend`, by
-    default numba where it applies, else torch).
+    surrogates; raises ``RuntimeError`` where it cannot run), ``'triton'`` (the same on CUDA tensors),
+    ``'torch'`` (pure-PyTorch fused walk, any device, dtype and surrogate) or ``'auto'`` (the choice of
+    :func:`spikestep.kernels.use_backend`, by default the compiled kernel where it applies, else torch).
 
     Example::
 
@@ -161,7 +161,7 @@ def neuron_multi_step(
         (tensor([0., 1., 0.]), tensor([0.7500]))
     """
     from .. import kernels
-    from ..kernels import neuron_numba, neuron_torch
+    from ..kernels import neuron_numba, neuron_torch, neuron_triton
 
     if surrogate_function is None:
         surrogate_function = _default_surrogate()
@@ -178,12 +178,15 @@ def neuron_multi_step(
     # 'auto' defers to the context's choice (kernels.use_backend), which itself defaults to 'auto'.
     requested = None if backend == "auto" else backend
     tensors = (x_seq, v, inv_tau) if isinstance(inv_tau, torch.Tensor) else (x_seq, v)
-    if kernels.resolve_backend(*tensors, backend=requested) == "numba":
-        reason = neuron_numba.unsupported_reason(x_seq, v, inv_tau, surrogate_function)
+    chosen = kernels.resolve_backend(*tensors, backend=requested)
+    if chosen != "torch":
+        compiled = neuron_numba if chosen == "numba" else neuron_triton
+        reason = compiled.unsupported_reason(x_seq, v, inv_tau, surrogate_function)
         if reason is None:
-            return neuron_numba.neuron_walk_numba(*args, store_v_seq)
-        if (requested or kernels.requested_backend()) == "numba":
-            raise RuntimeError(f"backend 'numba' was forced, but {reason}; use backend 'auto' or 'torch'")
+            walk = neuron_numba.neuron_walk_numba if chosen == "numba" else neuron_triton.neuron_walk_triton
+            return walk(*args, store_v_seq)
+        if (requested or kernels.requested_backend()) == chosen:
+            raise RuntimeError(f"backend {chosen!r} was forced, but {reason}; use backend 'auto' or 'torch'")
     return neuron_torch.neuron_walk_torch(*args, store_v_seq)
 
 

@@ -1,16 +1,19 @@
 """Fast implementations of the functional core's multi-step walks, and the one place a backend is chosen.
 
-Two backends compute the same walks:
+Three backends compute the same walks:
 
 * ``"torch"``: pure PyTorch, any device and dtype. One fused ``torch.autograd.Function`` per walk, with
-  one tensor operation per time step (vectorised over everything else) and its own backward.
+  a few tensor operations per time step (vectorised over everything else) and its own backward.
 * ``"numba"``: compiled CPU kernels (the ``fast`` extra), for float32/float64 tensors on the CPU. They walk
   time inside blocks of the other dimensions, in parallel over blocks, never over time.
+* ``"triton"``: Triton kernels for float32/float64 CUDA tensors (Triton comes with PyTorch's CUDA
+  builds): one program per block of elements walks all time steps with its state in registers.
 
-``"auto"`` (the default) takes numba where it can (numba importable, not disabled by
-``SPIKESTEP_DISABLE_NUMBA=1``, every tensor on the CPU and float32/float64) and torch otherwise:
-float16/bfloat16 and CUDA tensors take the torch path, computing in their own dtype like the per-step
-loop does. Force a backend with :func:`use_backend` (tests and benchmarks run both paths that way).
+``"auto"`` (the default) takes numba for CPU tensors and Triton for CUDA tensors where it can (the
+package importable, not disabled by ``SPIKESTEP_DISABLE_NUMBA=1`` / ``SPIKESTEP_DISABLE_TRITON=1``, every
+tensor float32/float64 on that device) and torch otherwise: float16/bfloat16 take the torch path,
+computing in their own dtype like the per-step loop does. Force a backend with :func:`use_backend`
+(tests and benchmarks run several paths that way).
 
 Example::
 
@@ -29,9 +32,9 @@ from collections.abc import Iterator
 
 import torch
 
-from . import _numba
+from . import _numba, _triton
 
-BACKENDS = ("auto", "numba", "torch")
+BACKENDS = ("auto", "numba", "triton", "torch")
 
 _requested: contextvars.ContextVar[str] = contextvars.ContextVar("spikestep_kernel_backend", default="auto")
 
@@ -69,19 +72,23 @@ def resolve_backend(*tensors: torch.Tensor, backend: str | None = None) -> str:
     requested = _check_backend(backend) if backend is not None else _requested.get()
     if requested == "torch":
         return "torch"
-    numba_ok = _numba.available()
-    if requested == "numba":
-        if not numba_ok:
-            raise RuntimeError(f"backend 'numba' was forced, but {_numba.unavailable_reason()}")
-        unsupported = [t for t in tensors if not _numba.supports(t)]
+    if requested in ("numba", "triton"):
+        module, device_words = (_numba, "CPU") if requested == "numba" else (_triton, "CUDA")
+        if not module.available():
+            raise RuntimeError(f"backend {requested!r} was forced, but {module.unavailable_reason()}")
+        unsupported = [t for t in tensors if not module.supports(t)]
         if unsupported:
             t = unsupported[0]
             raise RuntimeError(
-                f"backend 'numba' was forced, but it only runs float32/float64 CPU tensors, got {t.dtype} "
-                f"on {t.device}; use backend 'auto' to fall back to the torch path"
+                f"backend {requested!r} was forced, but it only runs float32/float64 {device_words} tensors, got "
+                f"{t.dtype} on {t.device}; use backend 'auto' to fall back to the torch path"
             )
+        return requested
+    if all(_numba.supports(t) for t in tensors) and _numba.available():
         return "numba"
-    return "numba" if numba_ok and all(_numba.supports(t) for t in tensors) else "torch"
+    if all(t.device.type == "cuda" and _triton.supports(t) for t in tensors) and _triton.available():
+        return "triton"
+    return "torch"
 
 
 __all__ = ["BACKENDS", "requested_backend", "resolve_backend", "use_backend"]

@@ -20,8 +20,9 @@ and the backward recomputes ``a`` from the input. Peak memory of forward+backwar
 tensors. The backward yields gradients to the input, to the carried-in state (so gradients flow
 across chunks unless the caller detaches) and to ``inv_tau`` when it is a tensor that requires grad.
 
-dtypes: float32/float64 on the CPU run the numba kernels when numba is usable; everything else (float16,
-bfloat16, CUDA) runs the torch walk in the tensor's own dtype, as the per-step loop would.
+dtypes: float32/float64 run the numba kernels on the CPU and the Triton kernels on CUDA when those are
+usable (:mod:`._synapse_filter_triton_jit`); everything else (float16, bfloat16) runs the torch walk in the
+tensor's own dtype, as the per-step loop would.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numbers
 import torch
 from torch.autograd.function import once_differentiable
 
-from . import _numba, resolve_backend
+from . import _numba, _triton, resolve_backend
 
 try:
     import numpy as np
@@ -205,6 +206,50 @@ def _numba_backward_call(
     return grad_x, grad_state, sum(partial_sums)
 
 
+# --- triton backend (CUDA): one program per block of columns walks all T steps ---
+
+_TRITON_BLOCK = 512
+
+
+def _triton_k(k: float | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``k`` as the one-element tensor the kernels read (no host sync for a tensor ``k``)."""
+    return torch.as_tensor(k, dtype=x.dtype, device=x.device).reshape(1)
+
+
+def _triton_forward_call(x: torch.Tensor, state: torch.Tensor, k: float | torch.Tensor) -> torch.Tensor:
+    jit = _triton.load("_synapse_filter_triton_jit")
+    n_steps = x.shape[0]
+    n = x[0].numel()
+    out = torch.empty_like(x)
+    grid = (max(1, -(-n // _TRITON_BLOCK)),)
+    jit.synapse_filter_forward[grid](
+        x, state, _triton_k(k, x), out, n_steps, n, BLOCK=_TRITON_BLOCK, **_triton.LAUNCH
+    )
+    return out
+
+
+def _triton_backward_call(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    out: torch.Tensor,
+    state: torch.Tensor,
+    k: float | torch.Tensor,
+    need_k: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    jit = _triton.load("_synapse_filter_triton_jit")
+    n_steps = x.shape[0]
+    n = x[0].numel()
+    grad_x = torch.empty_like(x)
+    grad_state = torch.empty_like(state)
+    gk = torch.empty(n if need_k else 1, dtype=torch.float64, device=x.device)
+    grid = (max(1, -(-n // _TRITON_BLOCK)),)
+    jit.synapse_filter_backward[grid](
+        grad_out, x, out, state, _triton_k(k, x), grad_x, grad_state, gk, n_steps, n,
+        NEED_K=need_k, BLOCK=_TRITON_BLOCK, **_triton.LAUNCH,
+    )  # fmt: skip
+    return grad_x, grad_state, (gk.sum() if need_k else None)
+
+
 # --- the fused operation ---
 
 
@@ -214,9 +259,11 @@ def _torch_forward_any_shape(x: torch.Tensor, state: torch.Tensor, k: float | to
 
 def _forward(x: torch.Tensor, state: torch.Tensor, k: float | torch.Tensor, backend: str) -> torch.Tensor:
     """The walk on contiguous ``x [T, ...]`` and ``state [...]`` without autograd."""
-    return (
-        _numba_forward_call(x, state, k)[0] if backend == "numba" else _torch_forward_any_shape(x, state, k)
-    )
+    if backend == "numba":
+        return _numba_forward_call(x, state, k)[0]
+    if backend == "triton":
+        return _triton_forward_call(x, state, k)
+    return _torch_forward_any_shape(x, state, k)
 
 
 class _SynapseFilterWalk(torch.autograd.Function):
@@ -234,7 +281,7 @@ class _SynapseFilterWalk(torch.autograd.Function):
         if backend == "numba":
             out, ctx.arrays = _numba_forward_call(x, state, k)
         else:
-            out = _torch_forward_any_shape(x, state, k)
+            out = _forward(x, state, k, backend)
         # Saved for the version checks (an in-place change to any of them makes backward raise).
         ctx.save_for_backward(x, out, state)
         ctx.k, ctx.backend = k, backend
@@ -249,6 +296,8 @@ class _SynapseFilterWalk(torch.autograd.Function):
         grad_out = grad_out.contiguous()
         if ctx.backend == "numba":
             grad_x, grad_state, grad_k = _numba_backward_call(grad_out, ctx.arrays, state, ctx.k, need_k)
+        elif ctx.backend == "triton":
+            grad_x, grad_state, grad_k = _triton_backward_call(grad_out, x, out, state, ctx.k, need_k)
         else:
             n_steps = x.shape[0]
             grad_x, grad_state, grad_k = _torch_backward(
@@ -322,7 +371,7 @@ def synapse_filter_walk(
     state = state.contiguous()
     chosen = resolve_backend(x, state, backend=backend)
     k_tensor = inv_tau.detach().to(x.dtype) if isinstance(inv_tau, torch.Tensor) else None
-    # numba takes a Python float; the torch walk keeps a tensor (no device sync on CUDA).
+    # numba takes a Python float; the torch and Triton walks keep a tensor (no device sync on CUDA).
     k = float(inv_tau) if k_tensor is None else (float(k_tensor) if chosen == "numba" else k_tensor)
     needs_graph = torch.is_grad_enabled() and (
         x.requires_grad or state.requires_grad or (k_tensor is not None and inv_tau.requires_grad)

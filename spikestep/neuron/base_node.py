@@ -23,12 +23,13 @@ class BaseNode(MemoryModule):
         v_reset: hard reset value, ``< v_threshold`` (a neuron reset at or above its threshold would fire
             at every step); ``None`` = soft reset, ``V = H - v_threshold * S``.
         surrogate_function: spike function, Heaviside forward and smooth backward; ``None`` =
-            ``surrogate.ATan()``. Any elementwise callable works; the built-ins also run in the numba kernel.
+            ``surrogate.ATan()``. Any elementwise callable works; the built-ins also run in the compiled kernels.
         detach_reset: reset with ``S.detach()`` (gradients reach ``H`` through the spike only).
         step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
         backend: multi-step path: ``'auto'`` (as :func:`spikestep.kernels.use_backend` says, by default
-            the numba kernel where it applies, else pure PyTorch), ``'torch'`` or ``'numba'`` (raises
-            ``RuntimeError`` at the call where it cannot run: a GPU tensor, float16, a custom surrogate).
+            the compiled kernel where it applies: numba on the CPU, Triton on CUDA; else pure PyTorch),
+            ``'torch'``, ``'numba'`` or ``'triton'`` (these two raise ``RuntimeError`` at the call where
+            they cannot run: the other device, float16, a custom surrogate).
         store_v_seq: in multi-step mode, keep the membrane after each step in ``v_seq`` ``[T, B, ...]``.
 
     Memories: ``v`` (starts at ``v_reset``, or 0 under soft reset, and takes the input's shape, dtype and
@@ -66,13 +67,13 @@ class BaseNode(MemoryModule):
             )
         if backend not in BACKENDS:
             raise ValueError(f"{owner}: backend must be one of {list(BACKENDS)}, got {backend!r}")
-        if backend == "numba":
-            from ..kernels import _numba
+        if backend in ("numba", "triton"):
+            from ..kernels import _numba, _triton
 
-            reason = _numba.unavailable_reason()
+            reason = (_numba if backend == "numba" else _triton).unavailable_reason()
             if reason:
                 raise ValueError(
-                    f"{owner}: backend='numba' is not usable here ({reason}); use 'auto' or 'torch'"
+                    f"{owner}: backend={backend!r} is not usable here ({reason}); use 'auto' or 'torch'"
                 )
         self.v_threshold = v_threshold
         self.v_reset = v_reset

@@ -90,3 +90,13 @@ def test_run_chunks_works_in_a_forked_child_after_the_parent_ran_chunks(monkeypa
     child.start()
     child.join(timeout=30)
     assert child.exitcode == 0 and sum(queue.get(timeout=5)) == 1 << 12
+
+
+def test_forcing_triton_on_cpu_tensors_says_why(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="backend 'triton' was forced, but"):
+        kernels.resolve_backend(torch.zeros(3), backend="triton")
+
+
+def test_auto_never_takes_triton_for_cpu_tensors():
+    assert kernels.resolve_backend(torch.zeros(3)) in ("numba", "torch")
