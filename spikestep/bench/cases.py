@@ -29,7 +29,8 @@ import torch.nn as nn
 from .. import functional
 from .. import layer as ss_layer
 
-Builder = Callable[[int, int, torch.dtype], Callable[[], object]]
+# ``build(T, N, dtype)`` or, for a GPU run, ``build(T, N, dtype, device)``.
+Builder = Callable[..., Callable[[], object]]
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ def _run_loop(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _timed_pass(
     module: nn.Module, run: Callable[[nn.Module, torch.Tensor], torch.Tensor], backward: bool
 ) -> Builder:
-    def build(n_steps: int, n: int, dtype: torch.dtype) -> Callable[[], object]:
-        x = spikes(n_steps, n, dtype)
+    def build(
+        n_steps: int, n: int, dtype: torch.dtype, device: torch.device | None = None
+    ) -> Callable[[], object]:
+        x = spikes(n_steps, n, dtype).to(device)
         if not backward:
 
             def forward() -> object:
@@ -71,7 +74,7 @@ def _timed_pass(
 
             return forward
         x.requires_grad_(True)
-        grad = torch.ones(n_steps, n, dtype=dtype)
+        grad = torch.ones(n_steps, n, dtype=dtype, device=device)
 
         def forward_backward() -> object:
             run(module, x).backward(grad)
@@ -97,11 +100,15 @@ def module_case(
     ``backward=True`` times forward+backward, with the input requiring grad; else forward, no grad."""
 
     def builder(make: Callable[[], nn.Module | None], run: Callable) -> Builder:
-        def build(n_steps: int, n: int, dtype: torch.dtype) -> Callable[[], object]:
+        def build(
+            n_steps: int, n: int, dtype: torch.dtype, device: torch.device | None = None
+        ) -> Callable[[], object]:
             module = make()
             if module is None:
                 raise RuntimeError(f"{name}: the module factory returned None")
-            return _timed_pass(module.to(dtype), run, backward)(n_steps, n, dtype)
+            return _timed_pass(module.to(device=device, dtype=dtype), run, backward)(
+                n_steps, n, dtype, device
+            )
 
         return build
 

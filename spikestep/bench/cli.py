@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .. import kernels
-from ..kernels import _numba
+from ..kernels import _numba, _triton
 from .cases import default_cases
 from .runner import format_table, run
 
@@ -29,9 +29,10 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Time spikestep's fused multi-step paths (SynapseFilter forward and forward+backward, Delay "
             "forward, LIF/PLIF neurons) against the specification's per-step loop and the memory floor x.clone() of the same "
-            "[T, N] tensor (N = elements per step), float32 on the CPU. 'fused' is the backend spikestep "
-            "picks (numba when usable), 'torch' the pure PyTorch fallback, 'loop' single steps stacked with "
-            "autograd recording each step, 'SJ' SpikingJelly when installed. Times are medians in ms."
+            "[T, N] tensor (N = elements per step), float32 on the CPU (or a GPU: --device cuda). 'fused' is "
+            "the backend spikestep picks (numba on the CPU, Triton on CUDA, when usable), 'torch' the pure "
+            "PyTorch fallback, 'loop' single steps stacked with autograd recording each step, 'SJ' "
+            "SpikingJelly when installed. Times are medians in ms."
         ),
     )
     parser.add_argument("--T", type=int, nargs="+", default=None, help=f"time steps (default {STEPS})")
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend",
-        choices=("both", "auto", "numba", "torch"),
+        choices=("both", "auto", "numba", "triton", "torch"),
         default="both",
         help="fused paths to time: 'both' (default) = auto and the torch fallback; or just one",
     )
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
         "--cases", nargs="+", default=None, help="only the cases whose name contains one of these"
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where the tensors live (default cpu)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument(
         "--json", metavar="PATH", default=None, help="also write the rows and settings as JSON"
@@ -97,6 +101,9 @@ def _environment() -> dict[str, Any]:
         "torch": torch.__version__,
         "numba": numba_version,
         "numba_status": _numba.unavailable_reason() or "available",
+        "triton_status": (_triton.unavailable_reason() or "available")
+        if torch.cuda.is_available()
+        else "no GPU",
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
@@ -121,16 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if any(part.lower() in c.name.lower() for part in args.cases)]
         if not cases:
             raise SystemExit(f"--cases {args.cases} matched none of {[c.name for c in default_cases()]}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device is visible to torch here")
     backends = ("auto", "torch") if args.backend == "both" else (args.backend,)
-    if "numba" in backends:
-        kernels.resolve_backend(
-            torch.empty(0, dtype=getattr(torch, args.dtype)), backend="numba"
-        )  # fail early
+    for forced in {"numba", "triton"} & set(backends):  # fail early, with the reason
+        try:
+            kernels.resolve_backend(
+                torch.empty(0, dtype=getattr(torch, args.dtype), device=args.device), backend=forced
+            )
+        except RuntimeError as error:
+            raise SystemExit(f"--backend {forced}: {error}") from None
     sizes = [(t, n) for n in elements for t in steps]
     env = _environment()
+    where = f"CPU, {env['threads']} threads" if args.device == "cpu" else torch.cuda.get_device_name()
     print(
-        f"spikestep.bench: {args.dtype}, CPU, {env['threads']} threads, numba: {env['numba_status']}, "
-        f"allocator: {args.allocator}",
+        f"spikestep.bench: {args.dtype}, {where}, numba: {env['numba_status']}, "
+        f"triton: {env['triton_status']}, allocator: {args.allocator}",
         flush=True,
     )
 
@@ -147,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         backends=backends,
         loop=not args.no_loop,
         progress=progress,
+        device=args.device,
     )
     print(format_table(rows), flush=True)
     if args.json:

@@ -29,22 +29,33 @@ _COLUMNS: list[tuple[str, str, str]] = [
 _MIN_SAMPLE_S = 2e-3  # fast calls are repeated inside one sample so that the timer's grain does not matter
 
 
-def median_ms(fn: Callable[[], object], repeats: int, budget_s: float = 20.0) -> float:
+def median_ms(
+    fn: Callable[[], object],
+    repeats: int,
+    budget_s: float = 20.0,
+    synchronize: Callable[[], object] | None = None,
+) -> float:
     """Median wall time of ``fn()`` in milliseconds over ``repeats`` samples, after one warm-up call.
 
     A call faster than 2 ms is repeated inside each sample and the sample divided. Sampling stops early
     (at least one sample) once ``budget_s`` seconds are spent, so slow baselines cost bounded time.
+    ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called before each clock reading, so that work
+    queued on a GPU is counted.
     """
+    sync = synchronize or (lambda: None)
     start = time.perf_counter()
     fn()  # warm-up: JIT compile, allocator, first-touch pages
+    sync()
     first = time.perf_counter() - start
     inner = max(1, min(1000, int(_MIN_SAMPLE_S / max(first, 1e-9))))
     samples: list[float] = []
     spent = time.perf_counter() - start
     while len(samples) < max(1, repeats):
+        sync()
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
+        sync()
         elapsed = time.perf_counter() - t0
         samples.append(elapsed / inner)
         spent += elapsed
@@ -57,15 +68,22 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b is not None and b > 0 else None
 
 
+def _synchronizer(device: torch.device) -> Callable[[], object] | None:
+    return torch.cuda.synchronize if device.type == "cuda" else None
+
+
 def _time_builder(
-    build: Callable[[int, int, torch.dtype], Callable[[], object]],
+    build: Callable[..., Callable[[], object]],
     n_steps: int,
     n: int,
     dtype: torch.dtype,
     repeats: int,
     backend: str | None = None,
+    device: torch.device | None = None,
 ) -> float:
-    fn = build(n_steps, n, dtype)
+    # CPU builders may take three arguments (the original contract); a GPU run passes the device.
+    device = device or torch.device("cpu")
+    fn = build(n_steps, n, dtype) if device.type == "cpu" else build(n_steps, n, dtype, device)
     if backend is not None:
         inner = fn
 
@@ -74,7 +92,7 @@ def _time_builder(
                 return inner()
 
     try:
-        return median_ms(fn, repeats)
+        return median_ms(fn, repeats, synchronize=_synchronizer(device))
     finally:
         del fn
         gc.collect()
@@ -90,6 +108,7 @@ def run(
     loop: bool = True,
     spikingjelly: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    device: torch.device | str = "cpu",
 ) -> list[dict[str, Any]]:
     """Time every case at every ``(T, N)`` size; return one dict per (case, size).
 
@@ -99,28 +118,35 @@ def run(
     ``fused_vs_floor``, ``torch_vs_floor``, ``loop_vs_fused``. A time not measured is ``None``.
     ``backends`` lists the fused paths to time (``'auto'`` fills ``fused_ms``, ``'torch'`` ``torch_ms``,
     ``'numba'`` forces numba into ``fused_ms``). ``progress`` is called with each row when it is done.
+    ``device``: where the tensors live (``'cuda'`` times the GPU walks, synchronising before each clock
+    reading).
     """
+    device = torch.device(device)
+    sync = _synchronizer(device)
     rows: list[dict[str, Any]] = []
     for n_steps, n in sizes:
-        sample = spikes(n_steps, n, dtype)
+        sample = spikes(n_steps, n, dtype).to(device)
         for case in cases:
             # The floor is timed again for each row, right before it: at large N the cost of fresh pages
             # for a new [T, N] tensor depends on the allocator's state, which drifts during a run.
-            floor_ms = median_ms(lambda s=sample: s.clone(), repeats)
+            floor_ms = median_ms(lambda s=sample: s.clone(), repeats, synchronize=sync)
             gc.collect()
             row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "backend": None}
             row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None), floor_ms=floor_ms)
             for backend in backends:
                 key = "torch_ms" if backend == "torch" else "fused_ms"
-                row[key] = _time_builder(case.fused, n_steps, n, dtype, repeats, backend)
+                row[key] = _time_builder(case.fused, n_steps, n, dtype, repeats, backend, device)
                 if key == "fused_ms":
                     row["backend"] = kernels.resolve_backend(
-                        torch.empty(0, dtype=dtype), backend=backend if backend != "auto" else None
+                        torch.empty(0, dtype=dtype, device=device),
+                        backend=backend if backend != "auto" else None,
                     )
             if loop and case.loop is not None:
-                row["loop_ms"] = _time_builder(case.loop, n_steps, n, dtype, loop_repeats)
+                row["loop_ms"] = _time_builder(case.loop, n_steps, n, dtype, loop_repeats, device=device)
             if spikingjelly and case.spikingjelly is not None:
-                row["spikingjelly_ms"] = _time_builder(case.spikingjelly, n_steps, n, dtype, repeats)
+                row["spikingjelly_ms"] = _time_builder(
+                    case.spikingjelly, n_steps, n, dtype, repeats, device=device
+                )
             row["fused_vs_floor"] = _ratio(row.get("fused_ms"), floor_ms)
             row["torch_vs_floor"] = _ratio(row.get("torch_ms"), floor_ms)
             row["loop_vs_fused"] = _ratio(row.get("loop_ms"), row.get("fused_ms") or row.get("torch_ms"))
