@@ -65,7 +65,7 @@ def requested_backend() -> str:
 
 
 def resolve_backend(*tensors: torch.Tensor, backend: str | None = None) -> str:
-    """The backend that will run a walk over ``tensors``: ``'numba'`` or ``'torch'``.
+    """The backend that will run a walk over ``tensors``: ``'numba'``, ``'triton'`` or ``'torch'``.
 
     ``backend`` overrides the context's choice (see :func:`use_backend`).
     """
