@@ -4,9 +4,9 @@ One program per ``BLOCK`` neurons keeps their membrane in registers and walks ti
 kernels (:mod:`.neuron_numba`, whose scalar code these repeat, expression for expression, in the order of
 the PyTorch walk). Flags are ``tl.constexpr``: each combination compiles to straight-line code.
 
-Slots of the constant array ``p`` (the input's dtype, on its device): ``k`` (1/tau), ``a`` (dH/dV),
-``b`` (dH/dX), ``v_reset``, ``v_threshold``, ``c1``, ``c2`` (the surrogate's constants), as
-``neuron_numba._constants`` lays them out.
+Slots of the constant array ``p`` (the input's dtype, on its device), as ``neuron_numba._constants``
+lays them out: 0 ``k`` (1/tau), 1 ``a`` (dH/dV), 2 ``b`` (dH/dX), 3 ``v_reset``, 4 ``v_threshold``,
+7 ``c1`` and 8 ``c2`` (the surrogate's constants); 5 and 6 (one, zero) are for numba only.
 """
 
 from __future__ import annotations
@@ -35,9 +35,8 @@ def _exp(x):
     return y
 
 
-# Charge kinds and membrane-gradient modes, as in neuron_numba.
-IF, LIF_DECAY_INPUT, LIF = 0, 1, 2
-GV_NONE, GV_LAST, GV_SEQ = 0, 1, 2
+# KIND (charge: 0 IF, 1 LIF with decay_input, 2 LIF without) and GV_MODE (the membrane's gradient: 0 none,
+# 1 last step only, 2 every step) take neuron_numba's values.
 
 
 @triton.jit
@@ -129,8 +128,8 @@ def neuron_backward(
     b = tl.load(p_ptr + 2)
     vr = tl.load(p_ptr + 3)
     vth = tl.load(p_ptr + 4)
-    c1 = tl.load(p_ptr + 5)
-    c2 = tl.load(p_ptr + 6)
+    c1 = tl.load(p_ptr + 7)
+    c2 = tl.load(p_ptr + 8)
     v0 = tl.load(v0_ptr + cols, mask=mask, other=0.0)
     h = tl.load(h_ptr + (n_steps - 1) * n64 + cols, mask=mask, other=0.0)
     if GV_MODE == 1:

@@ -309,9 +309,7 @@ class _NeuronWalkNumba(torch.autograd.Function):
         dummy = np.zeros((1, 1), dtype=np_dtype)
         # The spikes' gradient as [T, N], or as one row [1, N] that serves every step when it is one value
         # broadcast everywhere (the gradient of s.sum() or s.mean(), or none at all): no [T, N] copy.
-        gs_per_step = grad_s is not None and not (
-            grad_s.numel() > 0 and all(st == 0 for st in grad_s.stride())
-        )
+        gs_per_step = grad_s is not None and not grad_is_one_value(grad_s)
         if gs_per_step:
             gs = _as_2d(grad_s.to(x2.dtype), n_steps).numpy()
         else:
@@ -340,6 +338,31 @@ class _NeuronWalkNumba(torch.autograd.Function):
         )
 
 
+def walk_config(
+    x_seq: torch.Tensor,
+    inv_tau: float | torch.Tensor | None,
+    decay_input: bool,
+    v_threshold: float,
+    v_reset: float | None,
+    surrogate_function: Any,
+) -> tuple[np.ndarray, int, int, torch.Tensor | None]:
+    """What the compiled walks (numba here, Triton in :mod:`.neuron_triton`) need of a call:
+    ``(p, kind, surrogate id, the learnable 1/tau or None)``. A learnable 1/tau is read once per call."""
+    sid, alpha = _kernel_surrogate(surrogate_function)
+    k_tensor = inv_tau if isinstance(inv_tau, torch.Tensor) else None
+    k_value = None if inv_tau is None else float(inv_tau.detach() if k_tensor is not None else inv_tau)
+    kind = _IF if inv_tau is None else (_LIF_DECAY_INPUT if decay_input else _LIF)
+    dtype = np.dtype(np.float32) if x_seq.dtype == torch.float32 else np.dtype(np.float64)
+    p = _constants(dtype, k_value, k_tensor is not None, decay_input, v_threshold, v_reset, sid, alpha)
+    return p, kind, sid, k_tensor
+
+
+def grad_is_one_value(grad: torch.Tensor | None) -> bool:
+    """Whether ``grad`` is one value broadcast everywhere (the gradient of ``s.sum()`` or ``s.mean()``):
+    the walks then read one row for every step instead of a ``[T, N]`` copy."""
+    return grad is not None and grad.numel() > 0 and all(st == 0 for st in grad.stride())
+
+
 def neuron_walk_numba(
     x_seq: torch.Tensor,
     v0: torch.Tensor,
@@ -355,11 +378,8 @@ def neuron_walk_numba(
 
     Call only when :func:`unsupported_reason` returns None.
     """
-    sid, alpha = _kernel_surrogate(surrogate_function)
-    k_tensor = inv_tau if isinstance(inv_tau, torch.Tensor) else None
-    k_value = None if inv_tau is None else float(inv_tau.detach() if k_tensor is not None else inv_tau)
-    kind = _IF if inv_tau is None else (_LIF_DECAY_INPUT if decay_input else _LIF)
-    dtype = np.dtype(np.float32) if x_seq.dtype == torch.float32 else np.dtype(np.float64)
-    p = _constants(dtype, k_value, k_tensor is not None, decay_input, v_threshold, v_reset, sid, alpha)
+    p, kind, sid, k_tensor = walk_config(
+        x_seq, inv_tau, decay_input, v_threshold, v_reset, surrogate_function
+    )
     cfg = (p, kind, v_reset is not None, sid, detach_reset, store_v_seq)
     return _NeuronWalkNumba.apply(x_seq, v0, k_tensor, cfg)

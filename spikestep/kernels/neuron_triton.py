@@ -1,7 +1,7 @@
 """The fused neuron walk on CUDA: Triton kernels, one launch forward and one backward.
 
 Same contract and recurrence as :mod:`.neuron_torch` (the reference on every device) and
-:mod:`.neuron_numba` (the CPU kernels), and the same constants (``neuron_numba._constants``). On a GPU
+:mod:`.neuron_numba` (the CPU kernels), and the same constants (``neuron_numba.walk_config``). On a GPU
 the pure-PyTorch walk costs a dozen kernel launches per time step, so it is no faster than the per-step
 loop; here each program walks all ``T`` steps for ``BLOCK`` neurons with the membrane in registers.
 
@@ -20,10 +20,17 @@ from typing import Any
 import torch
 
 from . import _triton
-from .neuron_numba import _constants, _kernel_surrogate
+from .neuron_numba import (
+    _GV_LAST,
+    _GV_NONE,
+    _GV_SEQ,
+    _LIF_DECAY_INPUT,
+    _kernel_surrogate,
+    grad_is_one_value,
+    walk_config,
+)
 
 _BLOCK = 512
-_GV_NONE, _GV_LAST, _GV_SEQ = 0, 1, 2
 
 
 def unsupported_reason(
@@ -67,7 +74,7 @@ class _NeuronWalkTriton(torch.autograd.Function):
             KIND=kind, HARD=hard, SAVE_H=save_h, STORE_V_SEQ=store_v_seq, BLOCK=_BLOCK, **_triton.LAUNCH,
         )  # fmt: skip
         if save_h:
-            need_x = k_tensor is not None and ctx.needs_input_grad[2] and kind == jit.LIF_DECAY_INPUT
+            need_x = k_tensor is not None and ctx.needs_input_grad[2] and kind == _LIF_DECAY_INPUT
             ctx.save_for_backward(h2, x2 if need_x else None, v2, k_tensor)
         ctx.cfg = cfg
         ctx.shapes = (x_seq.shape, v0.shape)
@@ -84,9 +91,7 @@ class _NeuronWalkTriton(torch.autograd.Function):
         n_steps, n = h2.shape
         # The spikes' gradient as [T, N], or one row for every step when it is a single value broadcast
         # everywhere (the gradient of s.sum() or s.mean(), or none at all): no [T, N] copy.
-        gs_per_step = grad_s is not None and not (
-            grad_s.numel() > 0 and all(st == 0 for st in grad_s.stride())
-        )
+        gs_per_step = grad_s is not None and not grad_is_one_value(grad_s)
         if gs_per_step:
             gs = grad_s.to(h2.dtype).contiguous().reshape(n_steps, n)
         elif grad_s is None:
@@ -131,16 +136,8 @@ def neuron_walk_triton(
 
     Call only when :func:`unsupported_reason` returns None.
     """
-    import numpy as np  # comes with Triton's and numba's installs; only the constants' layout uses it
-
-    sid, alpha = _kernel_surrogate(surrogate_function)
-    k_tensor = inv_tau if isinstance(inv_tau, torch.Tensor) else None
-    # A learnable 1/tau is read once per call (one device sync), as the numba path does.
-    k_value = None if inv_tau is None else float(inv_tau.detach() if k_tensor is not None else inv_tau)
-    kind = 0 if inv_tau is None else (1 if decay_input else 2)
-    dtype = np.dtype(np.float32) if x_seq.dtype == torch.float32 else np.dtype(np.float64)
-    p = _constants(dtype, k_value, k_tensor is not None, decay_input, v_threshold, v_reset, sid, alpha)
-    p_slots = [p[0], p[1], p[2], p[3], p[4], p[7], p[8]]  # k, a, b, v_reset, v_th, c1, c2
-    p_dev = torch.tensor(np.array(p_slots, dtype=dtype), device=x_seq.device)
-    cfg = (p_dev, kind, v_reset is not None, sid, detach_reset, store_v_seq)
+    p, kind, sid, k_tensor = walk_config(
+        x_seq, inv_tau, decay_input, v_threshold, v_reset, surrogate_function
+    )
+    cfg = (torch.from_numpy(p).to(x_seq.device), kind, v_reset is not None, sid, detach_reset, store_v_seq)
     return _NeuronWalkTriton.apply(x_seq, v0, k_tensor, cfg)
