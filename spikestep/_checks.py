@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import torch
+
 
 def check_real(value: object, name: str, owner: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -29,3 +31,26 @@ def check_tau(tau: object, name: str, owner: str) -> float:
             f"fraction 1 - 1/tau of itself per step, which needs tau > 1 to stay positive"
         )
     return tau
+
+
+def check_tau_tensor(tau: object, name: str, owner: str) -> float | torch.Tensor:
+    """A time constant: a real number, or a floating tensor (one per channel or per element) whose
+    every entry is finite and > 1. A tensor comes back detached, as a new tensor of its own."""
+    if not isinstance(tau, torch.Tensor):
+        return check_tau(tau, name, owner)
+    if not tau.is_floating_point():
+        raise TypeError(
+            f"{owner}: {name} must be a real number or a floating tensor (one time constant per channel or "
+            f"element), got a {tau.dtype} tensor"
+        )
+    values = tau.detach()
+    if values.numel() == 0:
+        raise ValueError(f"{owner}: {name} is an empty tensor; give at least one time constant")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{owner}: every {name} must be finite, got {values.tolist()}")
+    if not bool((values > 1.0).all()):
+        raise ValueError(
+            f"{owner}: every {name} must be > 1 (time steps), got a minimum of {values.min().item()}: the "
+            f"state keeps a fraction 1 - 1/tau of itself per step, which needs tau > 1 to stay positive"
+        )
+    return values.clone()

@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 
-from .. import kernels
-from ..kernels import _numba, _triton
+from .. import ops as kernels
+from .._runtime import numba_jit as _numba
+from .._runtime import triton_jit as _triton
 from .cases import default_cases
 from .runner import format_table, run
 

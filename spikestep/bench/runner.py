@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .. import kernels
+from .. import ops as kernels
 from .cases import Case, spikes
 
 # Numbers a row holds, in table order: (key, header, format).

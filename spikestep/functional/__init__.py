@@ -3,28 +3,28 @@
 from .delay import check_delay_steps, delay, delay_with_state
 from .net import detach_net, reset_net, set_step_mode
 from .neuron import (
+    charge_coefficients,
     neuron_charge,
-    neuron_fire,
     neuron_multi_step,
     neuron_multi_step_loop,
-    neuron_reset,
     neuron_step,
+    neuron_walk_coefficients,
 )
 from .sequence import multi_step_forward, seq_to_ann_forward
 from .synapse_filter import synapse_filter_multi_step, synapse_filter_step
 
 __all__ = [
+    "charge_coefficients",
     "check_delay_steps",
     "delay",
     "delay_with_state",
     "detach_net",
     "multi_step_forward",
     "neuron_charge",
-    "neuron_fire",
     "neuron_multi_step",
     "neuron_multi_step_loop",
-    "neuron_reset",
     "neuron_step",
+    "neuron_walk_coefficients",
     "reset_net",
     "seq_to_ann_forward",
     "set_step_mode",

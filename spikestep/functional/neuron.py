@@ -1,26 +1,29 @@
-"""The spiking neuron recurrence, written once: charge, fire, reset.
+"""The spiking neuron, as pure functions: charge, fire, reset, one step or a whole sequence.
 
 For every time step ``t`` (``V[-1]`` is the carried-in membrane potential):
 
 .. math::
-    H[t] &= \\mathrm{charge}(X[t], V[t-1]) \\\\
-    S[t] &= \\mathrm{surrogate}(H[t] - V_{th}) \\qquad (\\Theta \\text{ forward, smooth backward}) \\\\
-    V[t] &= H[t] (1 - S[t]) + V_{reset} S[t] \\quad \\text{(hard reset)}, \\qquad
-    V[t] = H[t] - V_{th} S[t] \\quad \\text{(soft reset, } V_{reset} = \\text{None)}
+    H[t] &= a V[t-1] + b X[t] + c \\\\
+    S[t] &= \\Theta(H[t] - V_{th}) \\qquad (\\text{surrogate gradient backward}) \\\\
+    V[t] &= V_{reset} \\text{ (hard) or } H[t] - V_{th} \\text{ (soft, } V_{reset} = \\text{None) where } S[t] = 1,
+            \\text{ else } H[t]
 
-with the charges
+The charge is affine with per-element coefficients (:func:`charge_coefficients`):
 
-- IF (``inv_tau=None``): ``H = V + X``;
-- LIF, ``decay_input=True``: ``H = V + (X - (V - V_reset)) / tau``;
-- LIF, ``decay_input=False``: ``H = V - (V - V_reset) / tau + X``;
+- IF (``inv_tau=None``): ``H = V + X`` (``a = b = 1``, ``c = 0``);
+- LIF, ``decay_input=True``: ``H = V + (X - (V - V_reset)) / tau``: ``a = 1 - 1/tau``, ``b = 1/tau``,
+  ``c = V_reset / tau``;
+- LIF, ``decay_input=False``: ``H = V - (V - V_reset) / tau + X``: ``b = 1``;
 
-where ``V_reset`` reads as 0 under soft reset, and ``1/tau`` is passed as ``inv_tau`` (a float, or a 0-d
-tensor such as ``sigmoid(w)`` through which gradients flow). With ``detach_reset`` the reset uses
-``S.detach()``: gradients reach ``H`` only through the spike, not through the reset.
+where ``V_reset`` reads as 0 under soft reset and ``1/tau`` is ``inv_tau``: a float, or a tensor that
+broadcasts against the trailing feature dimensions (``[C]`` against ``[..., C]``), through which
+gradients flow (``sigmoid(w)`` of a PLIF neuron). With ``detach_reset`` the reset passes no gradient
+through the spike.
 
-Every path computes these functions: single steps call :func:`neuron_step`; the fused multi-step walks
-(:mod:`spikestep.kernels.neuron_torch`, :mod:`spikestep.kernels.neuron_numba`) repeat them in one pass
-over time and are tested against :func:`neuron_multi_step_loop`, the plain autograd loop.
+The recurrence is defined once, in :mod:`spikestep.ops.neuron.math`; single steps and whole sequences
+run the same registered operator (``torch.ops.spikestep.neuron_walk``, a step being a sequence of one), so
+they agree to the bit. A surrogate without a ``gradient`` definition runs the generic fused walk
+(:mod:`spikestep.ops.neuron.generic_walk`) instead.
 """
 
 from __future__ import annotations
@@ -29,9 +32,53 @@ from collections.abc import Callable
 
 import torch
 
+from .. import surrogate as _surrogate
+from ..ops import check_backend, requested_backend
+from ..ops.neuron import neuron_walk, reference_walk
+from ..ops.neuron.generic_walk import generic_walk
+
 InvTau = float | torch.Tensor | None
 Surrogate = Callable[[torch.Tensor], torch.Tensor]
-BACKENDS = ("auto", "numba", "triton", "torch")
+Coefficients = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _default_surrogate() -> Surrogate:
+    return _surrogate.ATan()
+
+
+def compute_dtype(x: torch.Tensor, *params: object) -> torch.dtype:
+    """The floating dtype a neuron computes in: ``x``'s when floating, else its parameters', else torch's
+    default."""
+    if x.is_floating_point():
+        return x.dtype
+    for p in params:
+        if isinstance(p, torch.Tensor) and p.is_floating_point():
+            return p.dtype
+    return torch.get_default_dtype()
+
+
+def charge_coefficients(
+    inv_tau: InvTau, decay_input: bool, v_reset: float | None, dtype: torch.dtype, device: torch.device
+) -> Coefficients:
+    """``(a, b, c)`` of the charge ``H = a V + b X + c`` for IF (``inv_tau=None``) or LIF.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep.functional.neuron import charge_coefficients
+        >>> charge_coefficients(0.5, True, 0.0, torch.float32, torch.device("cpu"))
+        (tensor(0.5000), tensor(0.5000), tensor(0.))
+    """
+    one = torch.ones((), dtype=dtype, device=device)
+    if inv_tau is None:
+        return one, one, torch.zeros((), dtype=dtype, device=device)
+    k = (
+        inv_tau.to(device=device, dtype=dtype)
+        if isinstance(inv_tau, torch.Tensor)
+        else torch.tensor(float(inv_tau), dtype=dtype, device=device)
+    )
+    vr = 0.0 if v_reset is None else v_reset
+    return one - k, (k if decay_input else one), k * vr
 
 
 def neuron_charge(
@@ -52,81 +99,53 @@ def neuron_charge(
         >>> neuron_charge(torch.tensor([1.0]), torch.tensor([0.5]), inv_tau=0.5)  # LIF, tau = 2
         tensor([0.7500])
     """
-    if inv_tau is None:
-        return v + x
-    vr = 0.0 if v_reset is None else v_reset
-    if decay_input:
-        return v + (x - (v - vr)) * inv_tau
-    return v - (v - vr) * inv_tau + x
+    a, b, c = charge_coefficients(inv_tau, decay_input, v_reset, x.dtype, x.device)
+    return a * v + b * x + c
 
 
-def neuron_fire(h: torch.Tensor, v_threshold: float, surrogate_function: Surrogate) -> torch.Tensor:
-    """Fire: ``S = surrogate_function(h - v_threshold)`` (1 where ``h >= v_threshold``)."""
-    return surrogate_function(h - v_threshold)
-
-
-def neuron_reset(
-    h: torch.Tensor, s: torch.Tensor, v_threshold: float, v_reset: float | None, detach_reset: bool = False
-) -> torch.Tensor:
-    """Reset: hard ``V = h (1 - s) + v_reset s``, or soft ``V = h - v_threshold s`` when ``v_reset`` is None."""
-    if detach_reset:
-        s = s.detach()
-    if v_reset is None:
-        return h - s * v_threshold
-    return h * (1.0 - s) + s * v_reset
-
-
-def neuron_step(
-    x: torch.Tensor,
-    v: torch.Tensor,
-    inv_tau: InvTau = None,
-    decay_input: bool = True,
-    v_threshold: float = 1.0,
-    v_reset: float | None = 0.0,
-    surrogate_function: Surrogate | None = None,
-    detach_reset: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One time step of an IF (``inv_tau=None``) or LIF neuron: returns ``(spikes, new membrane)``.
-
-    Shapes: ``x`` and ``v`` ``[B, ...]`` (``v`` may be a float that broadcasts); both outputs ``[B, ...]``.
-    ``surrogate_function`` defaults to ``surrogate.ATan()``.
-
-    Example::
-
-        >>> import torch
-        >>> from spikestep.functional.neuron import neuron_step
-        >>> s, v = neuron_step(torch.tensor([0.5, 1.5]), torch.tensor([0.2, 0.2]))  # IF, hard reset to 0
-        >>> s, v
-        (tensor([0., 1.]), tensor([0.7000, 0.0000]))
-    """
-    if surrogate_function is None:
-        surrogate_function = _default_surrogate()
-    h = neuron_charge(x, v, inv_tau, decay_input, v_reset)
-    s = neuron_fire(h, v_threshold, surrogate_function)
-    return s, neuron_reset(h, s, v_threshold, v_reset, detach_reset)
-
-
-def neuron_multi_step_loop(
+def neuron_walk_coefficients(
     x_seq: torch.Tensor,
     v: torch.Tensor,
-    inv_tau: InvTau = None,
-    decay_input: bool = True,
+    coefficients: Coefficients,
     v_threshold: float = 1.0,
     v_reset: float | None = 0.0,
     surrogate_function: Surrogate | None = None,
     detach_reset: bool = False,
+    store_v_seq: bool = False,
+    backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The reference multi-step path: :func:`neuron_step` over ``x_seq`` ``[T, B, ...]``, autograd through all.
+    """The fused walk for the charge ``H = a V + b X + c`` with ``coefficients = (a, b, c)``, tensors
+    that broadcast against one step of ``x_seq`` (``[T, B, ...]``). Returns ``(S [T, B, ...], V)`` with
+    ``V`` the membranes ``[T, B, ...]`` (``store_v_seq``) or the last one ``[B, ...]``. ``x_seq``, ``v``
+    and the coefficients must share one floating dtype."""
+    if surrogate_function is None:
+        surrogate_function = _default_surrogate()
+    a, b, c = coefficients
+    form = _surrogate.kernel_form(surrogate_function)
+    if form is None:  # a surrogate the operator cannot read: the generic fused walk
+        forced = backend if backend != "auto" else requested_backend()
+        if forced in ("numba", "triton"):
+            raise RuntimeError(
+                f"backend {forced!r} was forced, but its kernels run surrogates with a gradient definition "
+                f"(spikestep.surrogate.SurrogateFunction subclasses, spiking), got "
+                f"{type(surrogate_function).__name__}; use backend 'auto' or 'torch'"
+            )
+        charge = _affine
+        return generic_walk(
+            x_seq, v, charge, (a, b, c), v_threshold, v_reset, surrogate_function, detach_reset, store_v_seq
+        )
+    name, c1, c2 = form
+    hard = v_reset is not None
+    return neuron_walk(
+        x_seq, v.contiguous(), a, b, c, float(v_threshold), float(v_reset if hard else 0.0), hard, name, c1, c2,
+        detach_reset, store_v_seq, backend,
+    )  # fmt: skip
 
-    Returns ``(s_seq, v_seq)``, both ``[T, B, ...]``; ``v_seq[-1]`` is the membrane to carry on. Slow
-    (about ten autograd nodes per step): use :func:`neuron_multi_step`, which computes the same numbers.
-    """
-    spikes, membranes = [], []
-    for x in x_seq:
-        s, v = neuron_step(x, v, inv_tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset)
-        spikes.append(s)
-        membranes.append(v)
-    return torch.stack(spikes), torch.stack(membranes)
+
+def _affine(
+    x: torch.Tensor, v: torch.Tensor, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
+    return a * v + b * x + c
 
 
 def neuron_multi_step(
@@ -145,12 +164,12 @@ def neuron_multi_step(
 
     ``v`` is the membrane before ``x_seq[0]`` (``[B, ...]`` or a float); gradients flow to ``x_seq``,
     ``v`` and a tensor ``inv_tau``. Returns ``(s_seq [T, B, ...], v_out)`` where ``v_out`` is the membrane
-    sequence ``[T, B, ...]`` if ``store_v_seq`` else the last membrane ``[B, ...]``.
+    sequence ``[T, B, ...]`` if ``store_v_seq`` else the last membrane ``[B, ...]``. Non-floating inputs
+    (bool, integer spikes) are computed in the floating dtype of ``inv_tau``, else torch's default.
 
-    ``backend``: ``'numba'`` (parallel CPU kernel; float32/float64 CPU tensors and the built-in
-    surrogates; raises ``RuntimeError`` where it cannot run), ``'triton'`` (the same on CUDA tensors),
-    ``'torch'`` (pure-PyTorch fused walk, any device, dtype and surrogate) or ``'auto'`` (the choice of
-    :func:`spikestep.kernels.use_backend`, by default the compiled kernel where it applies, else torch).
+    ``backend``: ``'numba'`` (CPU kernels), ``'triton'`` (CUDA kernels), ``'torch'`` (pure PyTorch, any
+    device and dtype) or ``'auto'`` (the choice of :func:`spikestep.ops.use_backend`: by default the
+    compiled kernel where it applies, else torch). A forced backend that cannot run raises RuntimeError.
 
     Example::
 
@@ -160,37 +179,68 @@ def neuron_multi_step(
         >>> s.flatten(), v
         (tensor([0., 1., 0.]), tensor([0.7500]))
     """
-    from .. import kernels
-    from ..kernels import neuron_numba, neuron_torch, neuron_triton
-
-    if surrogate_function is None:
-        surrogate_function = _default_surrogate()
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    check_backend(backend)
+    dtype = compute_dtype(x_seq, inv_tau)
+    x_seq = x_seq.to(dtype)
     if not isinstance(v, torch.Tensor):
-        v = torch.full(x_seq.shape[1:], float(v), dtype=x_seq.dtype, device=x_seq.device)
-    v = v.to(x_seq.dtype)
-    if isinstance(inv_tau, torch.Tensor):
-        inv_tau = inv_tau.to(x_seq.dtype)
+        v = torch.full(x_seq.shape[1:], float(v), dtype=dtype, device=x_seq.device)
+    v = v.to(dtype)
+    if v.shape != x_seq.shape[1:]:
+        v = v.expand(x_seq.shape[1:])
     if x_seq.shape[0] == 0:  # nothing to walk: no spikes, the membrane passes through
         return x_seq.new_empty(x_seq.shape), (x_seq.new_empty(x_seq.shape) if store_v_seq else v)
-    args = (x_seq, v, inv_tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset)
-    # 'auto' defers to the context's choice (kernels.use_backend), which itself defaults to 'auto'.
-    requested = None if backend == "auto" else backend
-    tensors = (x_seq, v, inv_tau) if isinstance(inv_tau, torch.Tensor) else (x_seq, v)
-    chosen = kernels.resolve_backend(*tensors, backend=requested)
-    if chosen != "torch":
-        compiled = neuron_numba if chosen == "numba" else neuron_triton
-        reason = compiled.unsupported_reason(x_seq, v, inv_tau, surrogate_function)
-        if reason is None:
-            walk = neuron_numba.neuron_walk_numba if chosen == "numba" else neuron_triton.neuron_walk_triton
-            return walk(*args, store_v_seq)
-        if (requested or kernels.requested_backend()) == chosen:
-            raise RuntimeError(f"backend {chosen!r} was forced, but {reason}; use backend 'auto' or 'torch'")
-    return neuron_torch.neuron_walk_torch(*args, store_v_seq)
+    coefficients = charge_coefficients(inv_tau, decay_input, v_reset, dtype, x_seq.device)
+    return neuron_walk_coefficients(
+        x_seq, v, coefficients, v_threshold, v_reset, surrogate_function, detach_reset, store_v_seq, backend
+    )
 
 
-def _default_surrogate() -> Surrogate:
-    from ..surrogate import ATan
+def neuron_step(
+    x: torch.Tensor,
+    v: torch.Tensor | float,
+    inv_tau: InvTau = None,
+    decay_input: bool = True,
+    v_threshold: float = 1.0,
+    v_reset: float | None = 0.0,
+    surrogate_function: Surrogate | None = None,
+    detach_reset: bool = False,
+    backend: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One time step of an IF (``inv_tau=None``) or LIF neuron: returns ``(spikes, new membrane)``.
 
-    return ATan()
+    Shapes: ``x`` and ``v`` ``[B, ...]`` (``v`` may be a float); both outputs ``[B, ...]``. The same
+    operator as :func:`neuron_multi_step`, over a sequence of one step. ``surrogate_function`` defaults to
+    ``surrogate.ATan()``.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep.functional.neuron import neuron_step
+        >>> s, v = neuron_step(torch.tensor([0.5, 1.5]), torch.tensor([0.2, 0.2]))  # IF, hard reset to 0
+        >>> s, v
+        (tensor([0., 1.]), tensor([0.7000, 0.0000]))
+    """
+    s, v_out = neuron_multi_step(
+        x.unsqueeze(0), v, inv_tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset,
+        False, backend,
+    )  # fmt: skip
+    return s[0], v_out
+
+
+def neuron_multi_step_loop(
+    x_seq: torch.Tensor,
+    v: torch.Tensor,
+    inv_tau: InvTau = None,
+    decay_input: bool = True,
+    v_threshold: float = 1.0,
+    v_reset: float | None = 0.0,
+    surrogate_function: Surrogate | None = None,
+    detach_reset: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference: the textbook step (``spikestep.ops.neuron.reference``) over ``x_seq``, autograd
+    through all. Returns ``(s_seq, v_seq)``, both ``[T, B, ...]``. Slow; the tests hold every fused path
+    to it."""
+    if surrogate_function is None:
+        surrogate_function = _default_surrogate()
+    a, b, c = charge_coefficients(inv_tau, decay_input, v_reset, x_seq.dtype, x_seq.device)
+    return reference_walk(x_seq, v, a, b, c, v_threshold, v_reset, surrogate_function, detach_reset)

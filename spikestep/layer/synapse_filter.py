@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from .. import functional as F
-from .._checks import check_bool, check_tau
+from .._checks import check_bool, check_tau_tensor
 from ..base import MemoryModule
 
 
@@ -22,9 +22,12 @@ class SynapseFilter(MemoryModule):
     no threshold, its current counts recent spikes, which makes it a smooth read-out for the last layer.
 
     Args:
-        tau: time constant in steps, ``> 1``. With ``learnable=True`` it is the initial value.
-        learnable: learn the time constant. The module then holds one parameter ``w = -log(tau - 1)``
-            and uses ``1/tau = sigmoid(w)``, which keeps ``tau > 1`` whatever the optimiser does.
+        tau: time constant in steps, ``> 1``: a float, or a tensor that broadcasts against the trailing
+            feature dimensions (``[C]`` against ``[..., C]``: one per channel; or one per element). With
+            ``learnable=True`` it is the initial value.
+        learnable: learn the time constant. The module then holds a parameter ``w = -log(tau - 1)`` (of
+            ``tau``'s shape) and uses ``1/tau = sigmoid(w)``, which keeps ``tau > 1`` whatever the
+            optimiser does.
         step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
 
     The current (memory ``out_i``) takes the input's shape, dtype and device on the first call and carries
@@ -40,42 +43,65 @@ class SynapseFilter(MemoryModule):
         tensor([1.0000, 0.5000, 1.5000, 0.7500])
     """
 
-    def __init__(self, tau: float = 100.0, learnable: bool = False, step_mode: str = "s") -> None:
+    def __init__(
+        self, tau: float | torch.Tensor = 100.0, learnable: bool = False, step_mode: str = "s"
+    ) -> None:
         super().__init__()
-        tau = check_tau(tau, "tau", "SynapseFilter")
+        tau = check_tau_tensor(tau, "tau", "SynapseFilter")
         learnable = check_bool(learnable, "learnable", "SynapseFilter")
         self.step_mode = step_mode
         self.learnable = learnable
+        self.register_buffer("_tau_tensor", None, persistent=False)
+        self._tau: float | None = None
         if learnable:
-            self.w = nn.Parameter(torch.as_tensor(-math.log(tau - 1.0)))
+            w = (
+                -torch.log(tau - 1.0)
+                if isinstance(tau, torch.Tensor)
+                else torch.as_tensor(-math.log(tau - 1.0))
+            )
+            self.w = nn.Parameter(w)
         else:
-            self._tau = tau
+            self._set_fixed(tau)
         self.register_memory("out_i", 0.0)
 
+    def _set_fixed(self, tau: float | torch.Tensor) -> None:
+        if isinstance(tau, torch.Tensor):
+            self._tau_tensor, self._tau = tau, None
+        else:
+            self._tau_tensor, self._tau = None, tau
+
     @property
-    def tau(self) -> float:
-        """The time constant now, as a float (``1 / sigmoid(w)`` when learnable)."""
+    def tau(self) -> float | torch.Tensor:
+        """The time constant now (``1 / sigmoid(w)`` when learnable): a float, or a tensor when it was
+        given per channel or per element."""
         if self.learnable:
             with torch.no_grad():
-                return float(1.0 / torch.sigmoid(self.w.detach().double()))
-        return self._tau
+                tau = 1.0 / torch.sigmoid(self.w.detach().double())
+            return float(tau) if tau.dim() == 0 else tau
+        return self._tau_tensor if self._tau_tensor is not None else self._tau
 
     @tau.setter
-    def tau(self, value: float) -> None:
-        value = check_tau(value, "tau", "SynapseFilter")
+    def tau(self, value: float | torch.Tensor) -> None:
+        value = check_tau_tensor(value, "tau", "SynapseFilter")
         if self.learnable:
             with torch.no_grad():
-                self.w.fill_(-math.log(value - 1.0))
+                w = -torch.log(value - 1.0) if isinstance(value, torch.Tensor) else -math.log(value - 1.0)
+                self.w.copy_(torch.as_tensor(w).expand_as(self.w) if self.w.dim() else torch.as_tensor(w))
         else:
-            self._tau = value
+            self._set_fixed(value)
 
     @property
     def inv_tau(self) -> F.synapse_filter.InvTau:
-        """``1/tau``: a float, or ``sigmoid(w)`` (a 0-d tensor that carries gradients) when learnable."""
-        return torch.sigmoid(self.w) if self.learnable else 1.0 / self._tau
+        """``1/tau``: a float, a tensor (per channel or element), or ``sigmoid(w)`` (which carries
+        gradients) when learnable."""
+        if self.learnable:
+            return torch.sigmoid(self.w)
+        return 1.0 / (self._tau_tensor if self._tau_tensor is not None else self._tau)
 
     def extra_repr(self) -> str:
-        return f"tau={float(f'{self.tau:.6g}')}, learnable={self.learnable}, step_mode={self.step_mode}"
+        tau = self.tau
+        tau = float(f"{tau:.6g}") if isinstance(tau, float) else f"tensor of shape {list(tau.shape)}"
+        return f"tau={tau}, learnable={self.learnable}, step_mode={self.step_mode}"
 
     def _state_for(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.out_i, torch.Tensor):

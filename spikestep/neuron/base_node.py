@@ -6,13 +6,33 @@ from typing import Any
 
 import torch
 
+from .. import surrogate as _surrogate
 from .._checks import check_bool, check_real
 from ..base import MemoryModule
-from ..functional.neuron import BACKENDS, InvTau, neuron_multi_step, neuron_step
+from ..functional.neuron import (
+    Coefficients,
+    InvTau,
+    charge_coefficients,
+    compute_dtype,
+    neuron_walk_coefficients,
+)
+from ..ops import check_backend, resolve_backend
+from ..ops.neuron.generic_walk import generic_walk
 
 
 class BaseNode(MemoryModule):
     """Base class of the neurons: charge (subclass), fire ``S = surrogate(H - v_threshold)``, reset.
+
+    A new neuron decides its charge only. An affine charge ``H = a V + b X + c`` (per-channel ``a``,
+    ``b``, ``c`` allowed) is one method, :meth:`charge_coefficients`, and runs fused on every backend::
+
+        class LeakyTowardsRest(BaseNode):
+            def charge_coefficients(self, dtype, device):
+                k = torch.tensor(0.1, dtype=dtype, device=device)
+                return 1 - k, k, k * -0.2   # H = (1 - k) V + k X - 0.2 k
+
+    Any other charge overrides :meth:`charge` (and :meth:`charge_parameters`, the tensors it learns)
+    and runs fused on the generic PyTorch walk; :meth:`backend_for` says which path a call takes.
 
     The recurrence itself lives in :mod:`spikestep.functional.neuron`; a node owns its parameters and the
     membrane memory ``v`` and picks the path: :func:`~spikestep.functional.neuron.neuron_step` per call in
@@ -26,7 +46,7 @@ class BaseNode(MemoryModule):
             ``surrogate.ATan()``. Any elementwise callable works; the built-ins also run in the compiled kernels.
         detach_reset: reset with ``S.detach()`` (gradients reach ``H`` through the spike only).
         step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
-        backend: multi-step path: ``'auto'`` (as :func:`spikestep.kernels.use_backend` says, by default
+        backend: multi-step path: ``'auto'`` (as :func:`spikestep.ops.use_backend` says, by default
             the compiled kernel where it applies: numba on the CPU, Triton on CUDA; else pure PyTorch),
             ``'torch'``, ``'numba'`` or ``'triton'`` (these two raise ``RuntimeError`` at the call where
             they cannot run: the other device, float16, a custom surrogate).
@@ -65,12 +85,11 @@ class BaseNode(MemoryModule):
                 f"{owner}: surrogate_function must be callable (e.g. spikestep.surrogate.ATan()), got "
                 f"{type(surrogate_function).__name__}"
             )
-        if backend not in BACKENDS:
-            raise ValueError(f"{owner}: backend must be one of {list(BACKENDS)}, got {backend!r}")
+        check_backend(backend, owner)
         if backend in ("numba", "triton"):
-            from ..kernels import _numba, _triton
+            from .._runtime import numba_jit, triton_jit
 
-            reason = (_numba if backend == "numba" else _triton).unavailable_reason()
+            reason = (numba_jit if backend == "numba" else triton_jit).unavailable_reason()
             if reason:
                 raise ValueError(
                     f"{owner}: backend={backend!r} is not usable here ({reason}); use 'auto' or 'torch'"
@@ -85,34 +104,69 @@ class BaseNode(MemoryModule):
         self.register_memory("v", 0.0 if v_reset is None else v_reset)
         self.register_memory("v_seq", None)
 
-    # What a subclass decides: the charge. ``None`` = IF (H = V + X).
+    # What a subclass decides: the charge. IF by default (H = V + X).
     def _inv_tau(self) -> InvTau:
         return None
 
     def _decay_input(self) -> bool:
         return True
 
+    def charge_coefficients(self, dtype: torch.dtype, device: torch.device) -> Coefficients:
+        """``(a, b, c)`` of the affine charge ``H = a V + b X + c``: tensors of ``dtype`` on ``device``
+        that broadcast against one step's input (one value, one per channel, or one per element)."""
+        return charge_coefficients(self._inv_tau(), self._decay_input(), self.v_reset, dtype, device)
+
+    def charge(self, x: torch.Tensor, v: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
+        """A non-affine charge ``H = f(X, V)``: override this (and :meth:`charge_parameters`) instead of
+        :meth:`charge_coefficients`; it then runs on the generic fused walk."""
+        raise NotImplementedError
+
+    def charge_parameters(self) -> tuple[torch.Tensor, ...]:
+        """The tensors :meth:`charge` reads that should receive gradients (passed to it as ``*params``)."""
+        return ()
+
+    def _has_custom_charge(self) -> bool:
+        return type(self).charge is not BaseNode.charge
+
+    def _compute_dtype(self, x: torch.Tensor) -> torch.dtype:
+        return compute_dtype(x, *self.parameters(), *self.buffers())
+
+    def backend_for(self, x_seq: torch.Tensor) -> str:
+        """Which path a multi-step call on ``x_seq`` takes: ``'numba'``, ``'triton'``, ``'torch'``, or
+        ``'torch (generic walk: ...)'`` with the reason when the charge or surrogate is not one the
+        operator reads."""
+        if self._has_custom_charge():
+            return "torch (generic walk: a non-affine charge)"
+        if _surrogate.kernel_form(self.surrogate_function) is None:
+            return f"torch (generic walk: the surrogate {type(self.surrogate_function).__name__} has no gradient definition)"
+        dtype = self._compute_dtype(x_seq)
+        return resolve_backend(x_seq.to(dtype), backend=self.backend)
+
     def _membrane(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.v, torch.Tensor):
             return torch.full(shape, float(self.v), dtype=like.dtype, device=like.device)
         self._check_state_shape("v", self.v, shape)
-        return self.v
+        return self.v.to(like.dtype)
 
-    def _recurrence(self) -> dict[str, Any]:
-        return {
-            "inv_tau": self._inv_tau(),
-            "decay_input": self._decay_input(),
-            "v_threshold": self.v_threshold,
-            "v_reset": self.v_reset,
-            "surrogate_function": self.surrogate_function,
-            "detach_reset": self.detach_reset,
-        }
+    def _walk(self, x_seq: torch.Tensor, store_v_seq: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        x_seq = x_seq.to(self._compute_dtype(x_seq))
+        v0 = self._membrane(x_seq.shape[1:], x_seq)
+        if self._has_custom_charge():
+            return generic_walk(
+                x_seq, v0, self.charge, self.charge_parameters(), self.v_threshold, self.v_reset,
+                self.surrogate_function, self.detach_reset, store_v_seq,
+            )  # fmt: skip
+        coefficients = tuple(t.to(x_seq.dtype) for t in self.charge_coefficients(x_seq.dtype, x_seq.device))
+        return neuron_walk_coefficients(
+            x_seq, v0, coefficients, self.v_threshold, self.v_reset, self.surrogate_function,
+            self.detach_reset, store_v_seq, self.backend,
+        )  # fmt: skip
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
-        s, self.v = neuron_step(x, self._membrane(x.shape, x), **self._recurrence())
-        return s
+        s, self.v = self._walk(x.unsqueeze(0), False)
+        return s[0]
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1:
@@ -120,17 +174,16 @@ class BaseNode(MemoryModule):
                 f"{type(self).__name__} in multi-step mode expects a tensor [T, B, ...] with time first, got "
                 f"{type(x_seq).__name__}"
             )
-        v0 = self._membrane(x_seq.shape[1:], x_seq)
         if x_seq.shape[0] == 0:
+            self._membrane(x_seq.shape[1:], x_seq)  # the shape check still applies
+            empty = x_seq.new_empty(x_seq.shape, dtype=self._compute_dtype(x_seq))
             if self.store_v_seq:
-                self.v_seq = x_seq.new_empty(x_seq.shape)
-            return x_seq.new_empty(x_seq.shape)
-        s_seq, v_out = neuron_multi_step(
-            x_seq, v0, **self._recurrence(), store_v_seq=self.store_v_seq, backend=self.backend
-        )
+                self.v_seq = empty.clone()
+            return empty
+        s_seq, v_out = self._walk(x_seq, self.store_v_seq)
         if self.store_v_seq:
             self.v_seq = v_out
-            self.v = v_out[-1]
+            self.v = v_out[-1].clone()
         else:
             self.v = v_out
         return s_seq

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._checks import check_bool, check_tau
+import torch
+
+from .._checks import check_bool, check_tau_tensor
 from ..functional.neuron import InvTau
 from .base_node import BaseNode
 
@@ -19,7 +21,8 @@ class LIFNode(BaseNode):
     then fire and reset as :class:`~spikestep.neuron.IFNode` (``V_reset`` reads as 0 under soft reset).
 
     Args:
-        tau: membrane time constant in steps, ``> 1``.
+        tau: membrane time constant in steps, ``> 1``: a float, or a tensor that broadcasts against the
+            trailing feature dimensions (``[C]`` against ``[..., C]``: one per channel; or one per element).
         decay_input: whether the input is scaled by ``1/tau`` too.
         others: as :class:`~spikestep.neuron.BaseNode`, in SpikingJelly's order
             ``(tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend,
@@ -53,22 +56,31 @@ class LIFNode(BaseNode):
         super().__init__(
             v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
         )
+        self.register_buffer("_tau_tensor", None, persistent=False)
         self.tau = tau
         self.decay_input = check_bool(decay_input, "decay_input", type(self).__name__)
 
     @property
-    def tau(self) -> float:
-        return self._tau
+    def tau(self) -> float | torch.Tensor:
+        """The time constant: a float, or a tensor (per channel or per element)."""
+        return self._tau_tensor if self._tau_tensor is not None else self._tau
 
     @tau.setter
-    def tau(self, value: float) -> None:
-        self._tau = check_tau(value, "tau", type(self).__name__)
+    def tau(self, value: float | torch.Tensor) -> None:
+        value = check_tau_tensor(value, "tau", type(self).__name__)
+        if isinstance(value, torch.Tensor):
+            self._tau_tensor = value
+            self._tau = None
+        else:
+            self._tau_tensor = None
+            self._tau = value
 
     def _inv_tau(self) -> InvTau:
-        return 1.0 / self._tau
+        return 1.0 / (self._tau_tensor if self._tau_tensor is not None else self._tau)
 
     def _decay_input(self) -> bool:
         return self.decay_input
 
     def extra_repr(self) -> str:
-        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+        tau = self.tau if self._tau_tensor is None else f"tensor of shape {list(self._tau_tensor.shape)}"
+        return f"tau={tau}, decay_input={self.decay_input}, " + super().extra_repr()

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from .._checks import check_bool, check_tau
+from .._checks import check_bool, check_tau_tensor
 from ..functional.neuron import InvTau
 from .base_node import BaseNode
 
@@ -17,7 +17,9 @@ class ParametricLIFNode(BaseNode):
     """LIF neuron with a learnable time constant (PLIF, Fang et al. 2021).
 
     Same recurrence as :class:`~spikestep.neuron.LIFNode` with ``1/tau = sigmoid(w)``: one parameter
-    ``w``, initialised to ``-log(init_tau - 1)``, shared by all the neurons of the layer. The sigmoid keeps
+    ``w``, initialised to ``-log(init_tau - 1)``: shared by all the neurons of the layer for a float
+    ``init_tau``, or one per channel (per element) for a tensor ``init_tau`` that broadcasts against the
+    trailing feature dimensions. The sigmoid keeps
     ``tau > 1`` whatever the optimiser does; ``w`` gets its gradient from the fused backward as well.
 
     Args:
@@ -51,15 +53,19 @@ class ParametricLIFNode(BaseNode):
         super().__init__(
             v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
         )
-        init_tau = check_tau(init_tau, "init_tau", type(self).__name__)
+        init_tau = check_tau_tensor(init_tau, "init_tau", type(self).__name__)
         self.decay_input = check_bool(decay_input, "decay_input", type(self).__name__)
-        self.w = nn.Parameter(torch.as_tensor(-math.log(init_tau - 1.0)))
+        if isinstance(init_tau, torch.Tensor):
+            self.w = nn.Parameter(-torch.log(init_tau - 1.0))
+        else:
+            self.w = nn.Parameter(torch.as_tensor(-math.log(init_tau - 1.0)))
 
     @property
-    def tau(self) -> float:
-        """The time constant now, ``1 / sigmoid(w)``, as a float."""
+    def tau(self) -> float | torch.Tensor:
+        """The time constant now, ``1 / sigmoid(w)``: a float for a shared ``w``, else a tensor."""
         with torch.no_grad():
-            return float(1.0 / torch.sigmoid(self.w.detach().double()))
+            tau = 1.0 / torch.sigmoid(self.w.detach().double())
+        return float(tau) if tau.dim() == 0 else tau
 
     def _inv_tau(self) -> InvTau:
         return torch.sigmoid(self.w)
@@ -68,4 +74,6 @@ class ParametricLIFNode(BaseNode):
         return self.decay_input
 
     def extra_repr(self) -> str:
-        return f"tau={float(f'{self.tau:.6g}')}, decay_input={self.decay_input}, " + super().extra_repr()
+        tau = self.tau
+        tau = float(f"{tau:.6g}") if isinstance(tau, float) else f"tensor of shape {list(tau.shape)}"
+        return f"tau={tau}, decay_input={self.decay_input}, " + super().extra_repr()

@@ -7,7 +7,7 @@ fused neuron kernels.
 """
 
 from .atan import ATan, atan, atan_derivative
-from .base import SurrogateFunction, heaviside
+from .base import SurrogateFunction, heaviside, kernel_form, lookup
 from .piecewise_quadratic import PiecewiseQuadratic, piecewise_quadratic, piecewise_quadratic_derivative
 from .sigmoid import Sigmoid, sigmoid, sigmoid_derivative
 
@@ -19,6 +19,8 @@ __all__ = [
     "atan",
     "atan_derivative",
     "heaviside",
+    "kernel_form",
+    "lookup",
     "piecewise_quadratic",
     "piecewise_quadratic_derivative",
     "sigmoid",

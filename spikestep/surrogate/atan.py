@@ -9,10 +9,19 @@ import torch
 from .base import SurrogateFunction, check_alpha, spike
 
 
+def _atan_constants(alpha: float) -> tuple[float, float]:
+    return alpha / 2.0, math.pi / 2.0 * alpha
+
+
+def _atan_gradient(x, one, c1, c2):  # type: ignore[no-untyped-def]
+    # The elementwise dialect (spikestep._runtime.elementwise): every backend runs this definition.
+    y = x * c2
+    return div(c1, one + y * y)  # noqa: F821 - bound by each backend
+
+
 def atan_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """``alpha / (2 * (1 + (pi / 2 * alpha * x) ** 2))``; its peak ``alpha / 2`` sits at ``x = 0``."""
-    # Written as (alpha/2) / (1 + (c x)^2), the order the numba kernel repeats, so both agree to the bit.
-    return (alpha / 2.0) / (1.0 + (x * (math.pi / 2.0 * alpha)).square())
+    return ATan.derivative(x, alpha)
 
 
 def _atan_primitive(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -40,13 +49,13 @@ class ATan(SurrogateFunction):
         tensor([0.0920, 1.0000, 0.2884])
     """
 
-    kernel_id = 0
     default_alpha = 2.0
 
     def __init__(self, alpha: float = 2.0, spiking: bool = True) -> None:
         super().__init__(alpha, spiking)
 
-    derivative = staticmethod(atan_derivative)
+    constants = staticmethod(_atan_constants)
+    gradient = staticmethod(_atan_gradient)
     primitive = staticmethod(_atan_primitive)
 
 

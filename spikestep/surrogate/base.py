@@ -1,4 +1,10 @@
-"""The spike function every surrogate shares: Heaviside forward, pluggable smooth backward."""
+"""The spike function every surrogate shares: Heaviside forward, pluggable smooth backward.
+
+A surrogate's gradient is written once, as ``gradient(x, one, c1, c2)`` in the small elementwise dialect
+of :mod:`spikestep._runtime.elementwise` (arithmetic, ``div``, ``exp``, ``absolute``, ``where``), with its
+constants ``(c1, c2) = constants(alpha)``. The PyTorch paths evaluate that function on tensors, and the
+fused neuron kernels (numba, Triton) compile the same function in; nothing else restates it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
+
+from .._runtime import elementwise
 
 Derivative = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -65,20 +73,57 @@ def check_alpha(alpha: object, owner: str) -> float:
     return alpha
 
 
+_REGISTRY: dict[str, type[SurrogateFunction]] = {}
+_torch_forms: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def _torch_form(gradient: Callable[..., Any]) -> Callable[..., Any]:
+    if gradient not in _torch_forms:
+        _torch_forms[gradient] = elementwise.for_torch(gradient)
+    return _torch_forms[gradient]
+
+
 class SurrogateFunction(nn.Module):
-    """Base class of the built-in surrogates.
+    """Base class of the surrogates.
 
     Calling one fires ``heaviside(x)`` (``x >= 0`` gives 1) and sends gradients back through the
-    subclass's smooth :meth:`derivative`. With ``spiking=False`` it returns the smooth :meth:`primitive`
+    subclass's smooth :meth:`gradient`. With ``spiking=False`` it returns the smooth :meth:`primitive`
     instead (whose true derivative is the surrogate gradient), e.g. to pre-train without spikes.
 
-    Subclasses set ``kernel_id`` (how fused kernels recognise them; ``None`` = unknown to kernels),
-    ``default_alpha`` and the two static methods ``derivative(x, alpha)`` and ``primitive(x, alpha)``.
+    A subclass sets ``default_alpha`` and three static methods:
+
+    * ``constants(alpha) -> (c1, c2)``: numbers computed once per call, in double precision;
+    * ``gradient(x, one, c1, c2)``: the surrogate gradient at ``x``, in the elementwise dialect (see
+      the module docstring). Every backend runs this one definition, so a new surrogate written this way
+      runs in the fused kernels with no other change;
+    * ``primitive(x, alpha)``: the smooth function (PyTorch), used when ``spiking=False``.
+
     Shapes: any; the output has ``x``'s shape and dtype.
+
+    Example (a new surrogate, fused kernels included)::
+
+        >>> import torch
+        >>> from spikestep.surrogate import SurrogateFunction
+        >>> class Rectangle(SurrogateFunction):
+        ...     default_alpha = 1.0
+        ...     constants = staticmethod(lambda alpha: (alpha, 0.5 / alpha))
+        ...     @staticmethod
+        ...     def gradient(x, one, c1, c2):
+        ...         return where(absolute(x) < c2, c1, one - one)
+        ...     @staticmethod
+        ...     def primitive(x, alpha):
+        ...         return torch.clamp(x * alpha + 0.5, 0.0, 1.0)
+        >>> x = torch.tensor([-1.0, 0.2], requires_grad=True)
+        >>> Rectangle()(x).sum().backward(); x.grad
+        tensor([0., 1.])
     """
 
-    kernel_id: ClassVar[int | None] = None
     default_alpha: ClassVar[float] = 1.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "gradient" in cls.__dict__:
+            _REGISTRY[registry_name(cls)] = cls
 
     def __init__(self, alpha: float | None = None, spiking: bool = True) -> None:
         super().__init__()
@@ -88,12 +133,22 @@ class SurrogateFunction(nn.Module):
         self.spiking = spiking
 
     @staticmethod
-    def derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    def constants(alpha: float) -> tuple[float, float]:
+        raise NotImplementedError
+
+    @staticmethod
+    def gradient(x: Any, one: Any, c1: Any, c2: Any) -> Any:
         raise NotImplementedError
 
     @staticmethod
     def primitive(x: torch.Tensor, alpha: float) -> torch.Tensor:
         raise NotImplementedError
+
+    @classmethod
+    def derivative(cls, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        """The surrogate gradient at ``x`` for ``alpha``: :meth:`gradient` evaluated on tensors."""
+        c1, c2 = cls.constants(alpha)
+        return _torch_form(cls.gradient)(x, *elementwise.constants((1.0, c1, c2), x))
 
     def surrogate_grad(self, x: torch.Tensor) -> torch.Tensor:
         """The surrogate gradient ``d spike / d x`` at ``x`` (closed form, no autograd)."""
@@ -106,3 +161,41 @@ class SurrogateFunction(nn.Module):
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, spiking={self.spiking}"
+
+
+def registry_name(cls: type) -> str:
+    """The name under which a surrogate class is known to the fused kernels."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def kernel_form(surrogate_function: object) -> tuple[str, float, float] | None:
+    """``(name, c1, c2)`` when the fused kernels can run ``surrogate_function`` (a spiking
+    :class:`SurrogateFunction` whose gradient is :meth:`~SurrogateFunction.gradient`), else None."""
+    cls = type(surrogate_function)
+    if not isinstance(surrogate_function, SurrogateFunction) or not surrogate_function.spiking:
+        return None
+    if cls.derivative.__func__ is not SurrogateFunction.derivative.__func__:  # type: ignore[attr-defined]
+        return None  # a subclass that computes its gradient some other way: the torch walk runs it
+    if cls.forward is not SurrogateFunction.forward or cls.gradient is SurrogateFunction.gradient:
+        return None
+    name = registry_name(_defining_class(cls))
+    c1, c2 = cls.constants(surrogate_function.alpha)
+    return name, float(c1), float(c2)
+
+
+def _defining_class(cls: type) -> type:
+    for klass in cls.__mro__:
+        if "gradient" in klass.__dict__:
+            return klass
+    raise LookupError(cls)
+
+
+def lookup(name: str) -> type[SurrogateFunction]:
+    """The surrogate class registered under ``name`` (see :func:`registry_name`)."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"no surrogate is registered as {name!r}: define its class (a SurrogateFunction subclass "
+            f"with a gradient) before running a network that uses it"
+        ) from None

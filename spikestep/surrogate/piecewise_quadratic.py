@@ -7,9 +7,20 @@ import torch
 from .base import SurrogateFunction, check_alpha, spike
 
 
+def _piecewise_quadratic_constants(alpha: float) -> tuple[float, float]:
+    return alpha, alpha * alpha
+
+
+def _piecewise_quadratic_gradient(x, one, c1, c2):  # type: ignore[no-untyped-def]
+    # The elementwise dialect (spikestep._runtime.elementwise): every backend runs this definition.
+    g = c1 - absolute(x) * c2  # noqa: F821 - bound by each backend
+    zero = one - one
+    return where(g > zero, g, zero)  # noqa: F821
+
+
 def piecewise_quadratic_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """The triangle ``max(0, alpha - alpha**2 * |x|)``: peak ``alpha`` at 0, zero for ``|x| >= 1/alpha``."""
-    return torch.clamp_min(alpha - x.abs() * (alpha * alpha), 0.0)
+    return PiecewiseQuadratic.derivative(x, alpha)
 
 
 def _piecewise_quadratic_primitive(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -38,13 +49,13 @@ class PiecewiseQuadratic(SurrogateFunction):
         tensor([0.0000, 1.0000, 0.5000])
     """
 
-    kernel_id = 2
     default_alpha = 1.0
 
     def __init__(self, alpha: float = 1.0, spiking: bool = True) -> None:
         super().__init__(alpha, spiking)
 
-    derivative = staticmethod(piecewise_quadratic_derivative)
+    constants = staticmethod(_piecewise_quadratic_constants)
+    gradient = staticmethod(_piecewise_quadratic_gradient)
     primitive = staticmethod(_piecewise_quadratic_primitive)
 
 

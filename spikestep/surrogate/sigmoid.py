@@ -7,10 +7,19 @@ import torch
 from .base import SurrogateFunction, check_alpha, spike
 
 
+def _sigmoid_constants(alpha: float) -> tuple[float, float]:
+    return alpha, 0.0
+
+
+def _sigmoid_gradient(x, one, c1, c2):  # type: ignore[no-untyped-def]
+    # The elementwise dialect (spikestep._runtime.elementwise): every backend runs this definition.
+    s = div(one, one + exp(-(x * c1)))  # noqa: F821 - bound by each backend
+    return (one - s) * s * c1
+
+
 def sigmoid_derivative(x: torch.Tensor, alpha: float) -> torch.Tensor:
     """``alpha * s * (1 - s)`` with ``s = sigmoid(alpha * x)``; its peak ``alpha / 4`` sits at ``x = 0``."""
-    s = torch.sigmoid(x * alpha)
-    return (1.0 - s) * s * alpha
+    return Sigmoid.derivative(x, alpha)
 
 
 def _sigmoid_primitive(x: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -35,13 +44,13 @@ class Sigmoid(SurrogateFunction):
         tensor([0.0707, 1.0000, 0.4200])
     """
 
-    kernel_id = 1
     default_alpha = 4.0
 
     def __init__(self, alpha: float = 4.0, spiking: bool = True) -> None:
         super().__init__(alpha, spiking)
 
-    derivative = staticmethod(sigmoid_derivative)
+    constants = staticmethod(_sigmoid_constants)
+    gradient = staticmethod(_sigmoid_gradient)
     primitive = staticmethod(_sigmoid_primitive)
 
 

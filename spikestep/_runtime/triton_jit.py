@@ -2,7 +2,7 @@
 
 Triton comes with PyTorch's CUDA builds; nothing here imports it until a CUDA walk first asks, so
 ``import spikestep`` stays fast and works on CPU-only installs. The ``@triton.jit`` kernels live in
-modules that import Triton at their top (``spikestep/kernels/_*_triton_jit.py``); the walks import them
+modules that import Triton at their top (``spikestep/ops/*/triton_kernel.py``); the walks import them
 through :func:`load` only once :func:`available` is True.
 
 API:
@@ -11,7 +11,7 @@ API:
         float16/bfloat16 take the pure PyTorch walk, which computes in their own dtype like the per-step
         loop). Under ``TRITON_INTERPRET=1`` (Triton's CPU interpreter, used to test the kernels without a
         GPU) CPU tensors count too.
-    ``load(name)``: the kernel module ``spikestep.kernels.<name>``, imported on first use.
+    ``load(name)``: the kernel module ``name`` (a full module name), imported on first use.
     ``LAUNCH``: keyword arguments of every launch: ``enable_fp_fusion=False``, so ``a * b + c`` rounds
         twice, as the separate PyTorch operations of the reference walk do (no fused multiply-add).
 
@@ -86,7 +86,7 @@ def supports(tensor: torch.Tensor) -> bool:
 
 
 def load(name: str) -> Any:
-    """The kernel module ``spikestep.kernels.<name>`` (which imports Triton), imported on first use."""
+    """The kernel module ``name`` (a full module name; it imports Triton), imported on first use."""
     if not available():
         raise RuntimeError(unavailable_reason())
-    return importlib.import_module(f"{__package__}.{name}")
+    return importlib.import_module(name)

@@ -7,15 +7,16 @@ import os
 import pytest
 import torch
 
-from spikestep import kernels
+from spikestep import ops
+from spikestep._runtime import numba_jit as _numba
+from spikestep._runtime import omp_team as _omp_team
 from spikestep.functional import synapse_filter_multi_step
-from spikestep.kernels import _numba, _omp_team
 
 
 def test_disabling_numba_by_environment_falls_back_to_torch(monkeypatch):
     monkeypatch.setenv(_numba.DISABLE_ENV, "1")
     assert not _numba.available()
-    assert kernels.resolve_backend(torch.zeros(3)) == "torch"
+    assert ops.resolve_backend(torch.zeros(3)) == "torch"
     assert "SPIKESTEP_DISABLE_NUMBA" in _numba.unavailable_reason()
     y = synapse_filter_multi_step(torch.ones(3, 2), torch.zeros(2), 0.5)
     torch.testing.assert_close(y[:, 0], torch.tensor([1.0, 2.0, 3.0]))
@@ -23,7 +24,7 @@ def test_disabling_numba_by_environment_falls_back_to_torch(monkeypatch):
 
 def test_forcing_numba_while_disabled_says_why(monkeypatch):
     monkeypatch.setenv(_numba.DISABLE_ENV, "1")
-    with kernels.use_backend("numba"), pytest.raises(RuntimeError, match="SPIKESTEP_DISABLE_NUMBA"):
+    with ops.use_backend("numba"), pytest.raises(RuntimeError, match="SPIKESTEP_DISABLE_NUMBA"):
         synapse_filter_multi_step(torch.ones(3, 2), torch.zeros(2), 0.5)
 
 
@@ -35,21 +36,21 @@ def test_falsy_environment_values_leave_numba_on(monkeypatch, value):
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int32])
 def test_auto_takes_torch_for_dtypes_numba_does_not_compile(dtype):
-    assert kernels.resolve_backend(torch.zeros(3, dtype=dtype)) == "torch"
+    assert ops.resolve_backend(torch.zeros(3, dtype=dtype)) == "torch"
 
 
 @pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
 def test_auto_takes_numba_for_float_cpu_tensors_and_forcing_unsupported_dtypes_fails():
-    assert kernels.resolve_backend(torch.zeros(3), torch.zeros(2, dtype=torch.float64)) == "numba"
+    assert ops.resolve_backend(torch.zeros(3), torch.zeros(2, dtype=torch.float64)) == "numba"
     with pytest.raises(RuntimeError, match="float16"):
-        kernels.resolve_backend(torch.zeros(3, dtype=torch.float16), backend="numba")
+        ops.resolve_backend(torch.zeros(3, dtype=torch.float16), backend="numba")
 
 
 def test_use_backend_restores_the_previous_choice_and_rejects_unknown_names():
-    with kernels.use_backend("torch"):
-        assert kernels.requested_backend() == "torch"
-    assert kernels.requested_backend() == "auto"
-    with pytest.raises(ValueError, match="backend must be one of"), kernels.use_backend("cuda"):
+    with ops.use_backend("torch"):
+        assert ops.requested_backend() == "torch"
+    assert ops.requested_backend() == "auto"
+    with pytest.raises(ValueError, match="backend must be one of"), ops.use_backend("cuda"):
         pass
 
 
@@ -95,8 +96,8 @@ def test_run_chunks_works_in_a_forked_child_after_the_parent_ran_chunks(monkeypa
 def test_forcing_triton_on_cpu_tensors_says_why(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     with pytest.raises(RuntimeError, match="backend 'triton' was forced, but"):
-        kernels.resolve_backend(torch.zeros(3), backend="triton")
+        ops.resolve_backend(torch.zeros(3), backend="triton")
 
 
 def test_auto_never_takes_triton_for_cpu_tensors():
-    assert kernels.resolve_backend(torch.zeros(3)) in ("numba", "torch")
+    assert ops.resolve_backend(torch.zeros(3)) in ("numba", "torch")

@@ -5,9 +5,9 @@ import torch
 from hypothesis import given
 from strategies import sequences_and_splits
 
-from spikestep import kernels
+from spikestep import ops
+from spikestep._runtime import numba_jit as _numba
 from spikestep.functional import synapse_filter_multi_step, synapse_filter_step
-from spikestep.kernels import _numba
 
 needs_numba = pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
 BACKENDS = ["torch", pytest.param("numba", marks=needs_numba)]
@@ -23,7 +23,7 @@ def per_step(x_seq, state, inv_tau):
 
 
 def fused(x_seq, state, inv_tau, backend):
-    with kernels.use_backend(backend):
+    with ops.use_backend(backend):
         return synapse_filter_multi_step(x_seq, state, inv_tau)
 
 
@@ -120,7 +120,7 @@ def test_chunked_calls_equal_one_whole_call(case):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_runs_the_torch_walk_in_its_own_dtype(dtype):
     x, s = inputs(t=6, shape=(8,), dtype=dtype)
-    assert kernels.resolve_backend(x) == "torch"
+    assert ops.resolve_backend(x) == "torch"
     x.requires_grad_(True)
     y = synapse_filter_multi_step(x, s, 0.25)
     assert y.dtype == dtype

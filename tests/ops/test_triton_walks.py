@@ -1,16 +1,24 @@
 """The Triton kernels (CUDA) compute what the pure-PyTorch walks compute, values and gradients.
 
-They run on a CUDA device, or on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``, slow, for
-developing without a GPU); everywhere else (CI: no GPU, no Triton) the module is skipped.
+They run on a CUDA device, or on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``, which this
+module sets when there is no GPU, as in CI); without Triton the module is skipped.
 """
+
+import importlib.util
+import os
 
 import pytest
 import torch
 
-from spikestep import kernels, neuron, surrogate
+# Without a GPU, the kernels run under Triton's CPU interpreter (slow, but every kernel line executes):
+# CI runs them that way. Set before the kernels are first loaded.
+if not torch.cuda.is_available() and importlib.util.find_spec("triton") is not None:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+from spikestep import neuron, ops, surrogate
+from spikestep._runtime import triton_jit as _triton
+from spikestep.functional import synapse_filter_multi_step as synapse_filter_walk
 from spikestep.functional.neuron import neuron_multi_step
-from spikestep.kernels import _triton
-from spikestep.kernels.synapse_filter import synapse_filter_walk
 
 if torch.cuda.is_available() and _triton.available():
     DEVICE = torch.device("cuda")
@@ -78,10 +86,10 @@ def test_triton_neuron_walk_passes_gradcheck_in_float64():
 def test_auto_takes_triton_for_cuda_float_tensors_only():
     if DEVICE.type != "cuda":
         pytest.skip("auto picks Triton for CUDA tensors only")
-    assert kernels.resolve_backend(torch.zeros(2, device="cuda")) == "triton"
-    assert kernels.resolve_backend(torch.zeros(2, device="cuda", dtype=torch.float16)) == "torch"
+    assert ops.resolve_backend(torch.zeros(2, device="cuda")) == "triton"
+    assert ops.resolve_backend(torch.zeros(2, device="cuda", dtype=torch.float16)) == "torch"
     with pytest.raises(RuntimeError, match="CUDA tensors"):
-        kernels.resolve_backend(torch.zeros(2), backend="triton")
+        ops.resolve_backend(torch.zeros(2), backend="triton")
 
 
 def test_neuron_module_runs_triton_chunks_like_one_walk():

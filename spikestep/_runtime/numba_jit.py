@@ -1,10 +1,10 @@
 """The one place that decides whether numba is usable, and how kernels are compiled and launched.
 
 numba is optional (the ``fast`` extra). Nothing here imports it until a kernel is first needed, so
-``import spikestep`` stays fast and works without it. Kernel modules (``spikestep/kernels/*.py``) use
+``import spikestep`` stays fast and works without it. Kernel modules (``spikestep/ops/*/numba_kernel.py``) use
 this small API and nothing else from numba directly (``prange`` excepted)::
 
-    from spikestep.kernels import _numba
+    from spikestep._runtime import numba_jit as _numba
 
     def _walk(x, out, lo, hi):  # a plain Python function; numba compiles it on first use
         for t in range(x.shape[0]):
@@ -22,11 +22,13 @@ API:
         environment variable is read at every call (cheap), so tests may set and unset it.
     ``supports(tensor)``: a CPU tensor of float32/float64 (the dtypes kernels are compiled for).
         float16/bfloat16 and non-CPU tensors take the pure PyTorch path.
-    ``kernel(fn, parallel=False)``: a lazily compiled ``numba.njit(cache=True, ...)`` version of ``fn``;
-        compiled on its first call (JIT, cached on disk, no compile step at install).
+    ``kernel(fn, parallel=False, depends_on=(), namespace=None)``: a lazily compiled ``numba.njit``
+        version of ``fn``; compiled on its first call (JIT, no compile step at install) and cached on
+        disk in :func:`cache_dir` (never inside the package). ``depends_on`` names the files whose
+        changes must recompile it (numba itself only watches ``fn``'s own file).
     ``jitable(fn)``: marks a plain Python function (e.g. one step of a recurrence) as callable from
-        kernels too; it stays an ordinary function for torch code. Keep a kernel and the jitables it
-        calls in the same file: numba's disk cache only notices changes to the kernel's own file.
+        kernels too; it stays an ordinary function for torch code.
+    ``namespace()``: the elementwise dialect's names (:mod:`.elementwise`) as numba compiles them.
     ``run_chunks(fn, n, work_per_item)``: calls ``fn(lo, hi)`` on contiguous chunks of ``range(n)`` on
         up to ``torch.get_num_threads()`` threads (one chunk when the work is small) and returns the results
         in order. With serial kernels compiled ``nogil=True`` this is the preferred way to go parallel: the
@@ -49,19 +51,24 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import inspect
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from . import _omp_team
+from . import elementwise as _elementwise
+from . import omp_team as _omp_team
 
-if TYPE_CHECKING:  # numpy comes with numba; spikestep itself needs only torch
+try:  # numpy comes with numba; spikestep itself needs only torch
     import numpy as np
+except ImportError:  # pragma: no cover - the torch-only install test runs this
+    np = None  # type: ignore[assignment]
 
 DISABLE_ENV = "SPIKESTEP_DISABLE_NUMBA"
 
@@ -147,6 +154,13 @@ def jitable(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+@jitable
+def scalar_where(cond: Any, a: Any, b: Any) -> Any:
+    """The elementwise dialect's ``where`` for scalars: the default meaning of ``where`` in modules of
+    scalar pieces that numba compiles as they are (torch and Triton rebind the name)."""
+    return a if cond else b
+
+
 def _register_jitables(numba: Any) -> None:
     global _jitables_registered
     with _import_lock:
@@ -157,34 +171,143 @@ def _register_jitables(numba: Any) -> None:
         _jitables_registered = len(_jitables)
 
 
+def cache_dir() -> str:
+    """Where compiled kernels are cached on disk: ``NUMBA_CACHE_DIR`` when the user set it, else a
+    per-user folder (``$XDG_CACHE_HOME/spikestep/numba``, by default ``~/.cache/spikestep/numba``).
+
+    Never inside the installed package: numba's own default writes a ``__pycache__`` folder next to the
+    source, which outlives an uninstall and then shadows the package's modules (an empty folder that
+    Python imports as a namespace package)."""
+    user_choice = os.environ.get("NUMBA_CACHE_DIR", "")
+    if user_choice:
+        return user_choice
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "spikestep", "numba")
+
+
+def _enable_cache(dispatcher: Any, numba: Any) -> None:
+    """Point ``dispatcher``'s disk cache at :func:`cache_dir`. numba's locator reads its folder once,
+    when the cache is made, so the setting is changed only for that moment (the user's own numba
+    functions keep numba's defaults)."""
+    config = numba.core.config
+    with _import_lock:
+        previous = config.CACHE_DIR
+        config.CACHE_DIR = cache_dir()
+        try:
+            dispatcher.enable_caching()
+        finally:
+            config.CACHE_DIR = previous
+
+
+def register_jitable(fn: Callable[..., Any]) -> Any:
+    """``numba.extending.register_jitable(fn)``: ``fn`` callable from kernels (imports numba)."""
+    numba = _import_numba()
+    if numba is None:
+        raise RuntimeError(unavailable_reason())
+    import numba.extending
+
+    return numba.extending.register_jitable(fn)
+
+
+def _div(a: Any, b: Any) -> Any:
+    # np.true_divide, not ``/``: numba checks ``/`` for a zero divisor (Python's ZeroDivisionError), a
+    # branch that keeps loops from vectorising; the quotient is the same IEEE division.
+    return np.true_divide(a, b)
+
+
+_namespace: dict[str, Any] | None = None
+
+
+def namespace() -> dict[str, Any]:
+    """The meaning of :mod:`.elementwise`'s names inside numba kernels (imports numba and numpy)."""
+    global _namespace
+    if _namespace is None:
+        import math
+
+        _namespace = {
+            "div": register_jitable(_div),
+            "exp": math.exp,
+            "absolute": abs,
+            "where": scalar_where,
+        }
+    return _namespace
+
+
+def in_dialect(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (written in the elementwise dialect) with the dialect's names as numba compiles them."""
+    return _elementwise.rebind(fn, namespace())
+
+
+def _source_digest(objects: tuple[Any, ...]) -> str:
+    digest = hashlib.sha256()
+    for obj in objects:
+        path = inspect.getsourcefile(obj)
+        if path is not None:
+            with open(path, "rb") as source:
+                digest.update(source.read())
+    return digest.hexdigest()[:12]
+
+
 class _LazyKernel:
     """``fn`` compiled by numba on its first call (once per argument types), cached on disk."""
 
-    def __init__(self, fn: Callable[..., Any], parallel: bool) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        parallel: bool,
+        depends_on: tuple[Any, ...],
+        namespace: dict[str, Any] | None,
+        tag: str,
+    ) -> None:
         self._fn = fn
+        self._tag = tag
         self._parallel = parallel
+        self._depends_on = depends_on
+        self._namespace = namespace
         self._compiled: Any = None
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any) -> Any:
         if self._compiled is None:
-            numba = _import_numba()
-            if numba is None:
-                raise RuntimeError(f"{self._fn.__name__}: {unavailable_reason()}")
-            _register_jitables(numba)
-            self._compiled = numba.njit(cache=True, parallel=self._parallel, fastmath=False, nogil=True)(
-                self._fn
-            )
+            self._compiled = self._compile()
         return self._compiled(*args)
 
+    def _compile(self) -> Any:
+        numba = _import_numba()
+        if numba is None:
+            raise RuntimeError(f"{self._fn.__name__}: {unavailable_reason()}")
+        _register_jitables(numba)
+        names = dict(namespace())
+        names.update(self._namespace or {})
+        # numba files cache entries under the function's name and checks only its own file's age: the
+        # name carries a digest of the files it depends on (the recurrence's pieces, a surrogate), so a
+        # change there compiles afresh instead of loading a stale kernel.
+        digest = _source_digest((self._fn, *self._depends_on))
+        tag = f"{self._tag}_" if self._tag else ""
+        fn = _elementwise.rebind(self._fn, names, f"{self._fn.__qualname__}__{tag}{digest}")
+        compiled = numba.njit(cache=False, parallel=self._parallel, fastmath=False, nogil=True)(fn)
+        _enable_cache(compiled, numba)
+        return compiled
 
-def kernel(fn: Callable[..., Any], parallel: bool = False) -> Callable[..., Any]:
-    """Return ``fn`` compiled lazily by ``numba.njit(cache=True, parallel=parallel)``.
 
-    Use it as a call (``k = _numba.kernel(fn, parallel=True)``) or a decorator (``@_numba.kernel``). Call the result only when :func:`available`
-    is True; inside, use ``prange`` for the loop to run in parallel (over blocks of data, never over time).
+def kernel(
+    fn: Callable[..., Any],
+    parallel: bool = False,
+    depends_on: tuple[Any, ...] = (),
+    namespace: dict[str, Any] | None = None,
+    tag: str = "",
+) -> Callable[..., Any]:
+    """Return ``fn`` compiled lazily by ``numba.njit(parallel=parallel, nogil=True)``, cached on disk in
+    :func:`cache_dir`.
+
+    ``fn`` sees the elementwise dialect's names (:mod:`.elementwise`) and ``namespace``'s (for example
+    the surrogate gradient a neuron kernel calls, as a global name); ``tag`` names that variant (numba's
+    disk cache files entries by name, so each variant needs its own). ``depends_on``: functions or modules
+    whose source, when it changes, must invalidate the disk cache (the jitables ``fn`` calls, the
+    namespace's functions). Call the result only when :func:`available` is True; inside, use ``prange``
+    for the loop to run in parallel (over blocks of data, never over time).
     """
-    return _LazyKernel(fn, parallel)
+    return _LazyKernel(fn, parallel, tuple(depends_on), namespace, tag)
 
 
 # Work (items x work_per_item) below which one thread is faster than handing chunks to others.

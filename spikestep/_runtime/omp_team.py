@@ -18,7 +18,7 @@ The runtime is found only where torch says its parallel backend is OpenMP and th
 
 Example::
 
-    >>> from spikestep.kernels import _omp_team
+    >>> from spikestep._runtime import omp_team as _omp_team
     >>> t = _omp_team.team()  # None where torch does not run on an OpenMP runtime that can be found
     >>> seen = []
     >>> if t is not None:

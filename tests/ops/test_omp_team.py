@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from spikestep import neuron
-from spikestep.kernels import _numba, _omp_team
+from spikestep._runtime import numba_jit as _numba
+from spikestep._runtime import omp_team as _omp_team
 
 torch_on_openmp = "ATen parallel backend: OpenMP" in torch.__config__.parallel_info()
 needs_team = pytest.mark.skipif(

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from spikestep import surrogate
+from spikestep._runtime import numba_jit as _numba
 from spikestep.functional.neuron import neuron_charge, neuron_multi_step, neuron_multi_step_loop
-from spikestep.kernels import _numba
 
 needs_numba = pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
 BACKENDS = ["torch", pytest.param("numba", marks=needs_numba)]

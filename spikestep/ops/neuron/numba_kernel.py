@@ -1,0 +1,199 @@
+"""The neuron walk as numba kernels: blocks of neurons spread over threads, time walked inside.
+
+The pieces of :mod:`.math` compiled in, the surrogate's gradient (its one definition, see
+``spikestep.surrogate``) bound as the global ``surrogate_gradient`` of a backward kernel made per
+surrogate. Arrays are ``[T, N]`` views of contiguous tensors; ``a``, ``b``, ``c`` are ``[N]``; ``p`` holds
+``(v_threshold, v_reset, one, zero, c1, c2)`` in the compute dtype (numba would type float literals as
+float64 and promote float32 arithmetic).
+
+* forward: per block, walk ``t = 0..T-1`` with the block's membrane in a local buffer; write the spikes
+  (and the membranes if asked). Nothing else is saved.
+* backward: per block, recompute ``H`` into a ``[T, block]`` buffer, then walk back (the equations are in
+  :mod:`.math`), summing the coefficients' gradients per neuron in float64 when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ..._runtime import numba_jit
+from . import math as neuron_math
+from .math import charge, fires, grad_h, reset
+
+try:
+    import numpy as np
+except ImportError:  # numba needs numpy: without it only the torch walk runs
+    np = None  # type: ignore[assignment]
+
+# Neurons walked together. Each step touches one piece of ``block`` neurons in every [T, N] array; long
+# pieces let the hardware prefetcher stream them. 2 MiB of the backward's H buffer (T=64: 8192 neurons)
+# ran faster than 256 KiB.
+_BUFFER_BYTES = 1 << 21
+_MIN_BLOCK, _MAX_BLOCK = 256, 8192
+
+
+def _block(n_steps: int, itemsize: int) -> int:
+    block = _BUFFER_BYTES // max(1, n_steps * itemsize)
+    return max(_MIN_BLOCK, min(_MAX_BLOCK, block // 64 * 64))
+
+
+def _forward(x, v0, a, b, c, p, hard, store_v_seq, s_out, v_out, block, start, stop):  # type: ignore[no-untyped-def]
+    n_steps = x.shape[0]
+    # Constants in scalars, not re-read from p in the loop: that keeps the inner loop vectorisable.
+    vth, vr, one, zero = p[0], p[1], p[2], p[3]
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
+        v = v0[lo:hi].copy()  # fresh: LLVM then knows it aliases nothing and vectorises
+        ab, bb, cb = a[lo:hi], b[lo:hi], c[lo:hi]
+        for t in range(n_steps):
+            xt = x[t, lo:hi]  # row views: contiguous, cheaper than 2-d indexing in the inner loop
+            st = s_out[t, lo:hi]
+            for i in range(hi - lo):
+                h = charge(xt[i], v[i], ab[i], bb[i], cb[i])
+                fired = fires(h, vth, zero)
+                st[i] = one if fired else zero
+                v[i] = reset(h, fired, vr, vth, hard)
+            if store_v_seq:
+                v_out[t, lo:hi] = v
+        if not store_v_seq:
+            v_out[0, lo:hi] = v
+
+
+def _backward(
+    x, v0, a, b, c, p, hard, detach_reset, grad_s, gs_per_step, grad_v, gv_mode, need_coef,
+    grad_x, grad_v0, grad_a, grad_b, grad_c, block, start, stop,
+):  # type: ignore[no-untyped-def]  # fmt: skip
+    n_steps = x.shape[0]
+    vth, vr, one, zero, c1, c2 = p[0], p[1], p[2], p[3], p[4], p[5]
+    hard_f = one if hard else zero
+    attach_f = zero if detach_reset else one
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
+        width = hi - lo
+        ab, bb, cb = a[lo:hi], b[lo:hi], c[lo:hi]
+        # Fresh buffers per block: LLVM can prove they alias nothing, so the loops vectorise.
+        h_buf = np.empty((n_steps, width), dtype=x.dtype)
+        v = v0[lo:hi].copy()
+        for t in range(n_steps):  # recompute the block's H
+            xt = x[t, lo:hi]
+            ht = h_buf[t]
+            for i in range(width):
+                h = charge(xt[i], v[i], ab[i], bb[i], cb[i])
+                ht[i] = h
+                v[i] = reset(h, fires(h, vth, zero), vr, vth, hard)
+        dv = grad_v[0, lo:hi].copy() if gv_mode == 1 else np.zeros(width, dtype=x.dtype)
+        sa = np.zeros(width, dtype=np.float64)
+        sb = np.zeros(width, dtype=np.float64)
+        sc = np.zeros(width, dtype=np.float64)
+        v_prev = np.empty(width, dtype=x.dtype)
+        for t in range(n_steps - 1, -1, -1):
+            ht = h_buf[t]
+            gxt = grad_x[t, lo:hi]
+            if gv_mode == 2:
+                gvt = grad_v[t, lo:hi]
+                for i in range(width):
+                    dv[i] += gvt[i]
+            gst = grad_s[t if gs_per_step else 0, lo:hi]
+            if not need_coef:
+                for i in range(width):
+                    h = ht[i]
+                    sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821 - bound per surrogate
+                    gh = grad_h(
+                        h, fires(h, vth, zero), dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f
+                    )
+                    gxt[i] = gh * bb[i]
+                    dv[i] = gh * ab[i]
+                continue
+            if t > 0:  # V[t-1]: the reset of H[t-1], still in the buffer
+                hp = h_buf[t - 1]
+                for i in range(width):
+                    v_prev[i] = reset(hp[i], fires(hp[i], vth, zero), vr, vth, hard)
+            else:
+                v_prev[:] = v0[lo:hi]
+            xt = x[t, lo:hi]
+            for i in range(width):
+                h = ht[i]
+                sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821
+                gh = grad_h(h, fires(h, vth, zero), dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f)
+                gxt[i] = gh * bb[i]
+                dv[i] = gh * ab[i]
+                sa[i] += gh * v_prev[i]
+                sb[i] += gh * xt[i]
+                sc[i] += gh
+        grad_v0[lo:hi] = dv
+        if need_coef:
+            grad_a[lo:hi] = sa
+            grad_b[lo:hi] = sb
+            grad_c[lo:hi] = sc
+
+
+_forward_kernel = numba_jit.kernel(_forward, depends_on=(neuron_math,))
+_backward_kernels: dict[Callable[..., Any], Any] = {}
+
+
+def _backward_kernel(gradient: Callable[..., Any], tag: str) -> Any:
+    if gradient not in _backward_kernels:
+        _backward_kernels[gradient] = numba_jit.kernel(
+            _backward,
+            depends_on=(neuron_math, gradient),
+            namespace={"surrogate_gradient": numba_jit.register_jitable(numba_jit.in_dialect(gradient))},
+            tag=tag,
+        )
+    return _backward_kernels[gradient]
+
+
+def _run(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, itemsize: int) -> None:
+    """``kernel(*args, block, start, stop)`` over ``[0, n)``, spread over torch's threads. Chunks are cut
+    at cache lines, not at whole blocks: with few blocks per thread, whole blocks would leave one thread
+    with much more work."""
+    block = _block(n_steps, itemsize)
+    numba_jit.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=64)
+
+
+def _np(t: torch.Tensor) -> Any:
+    return t.detach().numpy()
+
+
+def constants(dtype: torch.dtype, values: tuple[float, ...]) -> Any:
+    """``values`` as the typed array ``p`` (each rounded to the dtype once, as torch rounds a scalar)."""
+    return np.array(values, dtype=np.float32 if dtype == torch.float32 else np.float64)
+
+
+def forward(x, v0, a, b, c, p_values, hard, store_v_seq):  # type: ignore[no-untyped-def]
+    n_steps, n = x.shape
+    s = torch.empty_like(x)
+    v_out = torch.empty((n_steps if store_v_seq else 1, n), dtype=x.dtype)
+    p = constants(x.dtype, p_values)
+    args = (_np(x), _np(v0), _np(a), _np(b), _np(c), p, hard, store_v_seq, _np(s), _np(v_out))
+    _run(_forward_kernel, args, n_steps, n, x.element_size())
+    return s, (v_out if store_v_seq else v_out[0])
+
+
+def backward(
+    grad_s, grad_v, x, v0, a, b, c, p_values, hard, detach_reset, store_v_seq, need_coef, gradient, tag
+):  # type: ignore[no-untyped-def]
+    n_steps, n = x.shape
+    p = constants(x.dtype, p_values)
+    gs_per_step = grad_s is not None and grad_s.dim() == 2
+    if grad_s is None:
+        gs = np.zeros((1, n), dtype=p.dtype)
+    else:
+        gs = _np(grad_s) if gs_per_step else _np(grad_s).reshape(1, n)
+    if grad_v is None:
+        gv, gv_mode = np.zeros((1, 1), dtype=p.dtype), 0
+    else:
+        gv, gv_mode = _np(grad_v).reshape(-1, n), (2 if store_v_seq else 1)
+    grad_x = torch.empty_like(x)
+    grad_v0 = torch.empty_like(v0)
+    sums = [torch.empty(n if need_coef else 1, dtype=torch.float64) for _ in range(3)]
+    args = (
+        _np(x), _np(v0), _np(a), _np(b), _np(c), p, hard, detach_reset, gs, gs_per_step, gv, gv_mode,
+        need_coef, _np(grad_x), _np(grad_v0), *(_np(s) for s in sums),
+    )  # fmt: skip
+    _run(_backward_kernel(gradient, tag), args, n_steps, n, x.element_size())
+    if not need_coef:
+        return grad_x, grad_v0, None, None, None
+    return grad_x, grad_v0, *sums

@@ -1,0 +1,189 @@
+"""The neuron walk as registered PyTorch operators, ``torch.ops.spikestep.neuron_walk`` and its backward.
+
+The compiler sees one operator each way. The surrogate travels as data: the name under which its class
+is registered (``spikestep.surrogate.kernel_form``) and its two constants; every backend reads its one
+``gradient`` definition from that name. The backend is chosen at run time by ``ops.resolve_backend``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ... import surrogate as _surrogate
+from ..._runtime import elementwise, triton_jit
+from .._dispatch import resolve_backend
+from . import numba_kernel, torch_walk
+
+_torch_gradients: dict[str, Any] = {}
+
+
+def _implementation(backend: str):  # type: ignore[no-untyped-def]
+    if backend == "numba":
+        return numba_kernel
+    if backend == "triton":
+        return triton_jit.load("spikestep.ops.neuron.triton_kernel")
+    return torch_walk
+
+
+def _flat(x: torch.Tensor, *per_element: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    n_steps = x.shape[0]
+    step = x.shape[1:]
+    return (x.reshape(n_steps, -1), *(t.expand(step).contiguous().reshape(-1) for t in per_element))
+
+
+def _tag(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+@torch.library.custom_op("spikestep::neuron_walk", mutates_args=())
+def neuron_walk(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    v_threshold: float,
+    v_reset: float,
+    hard_reset: bool,
+    surrogate: str,
+    c1: float,
+    c2: float,
+    detach_reset: bool,
+    store_v_seq: bool,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(S [T, ...], V)`` with ``V`` the membranes ``[T, ...]`` (``store_v_seq``) or the last ``[...]``."""
+    chosen = resolve_backend(x, v0, a, b, c, backend=backend)
+    x2, v2, a2, b2, c2_ = _flat(x, v0, a, b, c)
+    p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)
+    impl = _implementation(chosen)
+    if chosen == "torch":
+        p = elementwise.constants(p, x)
+    s, v_out = impl.forward(x2, v2, a2, b2, c2_, p, hard_reset, store_v_seq)
+    return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
+
+
+@neuron_walk.register_fake
+def _(
+    x, v0, a, b, c, v_threshold, v_reset, hard_reset, surrogate, c1, c2, detach_reset, store_v_seq, backend
+):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x), (torch.empty_like(x) if store_v_seq else x.new_empty(x.shape[1:]))
+
+
+def _one_row(grad: torch.Tensor) -> bool:
+    """Whether ``grad`` is one value broadcast everywhere (the gradient of ``s.sum()`` or ``s.mean()``):
+    the kernels then read one row for every step instead of a ``[T, N]`` copy."""
+    return grad.numel() > 0 and all(st == 0 for st in grad.stride())
+
+
+@torch.library.custom_op("spikestep::neuron_walk_backward", mutates_args=())
+def neuron_walk_backward(
+    grad_s: torch.Tensor | None,
+    grad_v: torch.Tensor | None,
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    v_threshold: float,
+    v_reset: float,
+    hard_reset: bool,
+    surrogate: str,
+    c1: float,
+    c2: float,
+    detach_reset: bool,
+    store_v_seq: bool,
+    need_coef: bool,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(grad_x, grad_v0, grad_a, grad_b, grad_c)``, each in its input's shape (the last three zeros
+    unless ``need_coef``)."""
+    chosen = resolve_backend(x, v0, a, b, c, backend=backend)
+    x2, v2, a2, b2, c2_ = _flat(x, v0, a, b, c)
+    n_steps, n = x2.shape
+    gs = None
+    if grad_s is not None:
+        gs = grad_s.reshape(-1)[:1].expand(n).to(x.dtype) if _one_row(grad_s) else grad_s.reshape(n_steps, n)
+        gs = gs.to(x.dtype).contiguous()
+    gv = None if grad_v is None else grad_v.to(x.dtype).contiguous().reshape(-1)
+    if gv is not None and store_v_seq:
+        gv = gv.view(n_steps, n)
+    gradient = _surrogate.lookup(surrogate).gradient
+    p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)
+    impl = _implementation(chosen)
+    if chosen == "torch":
+        if surrogate not in _torch_gradients:
+            _torch_gradients[surrogate] = elementwise.for_torch(gradient)
+        args = (
+            gs,
+            gv,
+            x2,
+            v2,
+            a2,
+            b2,
+            c2_,
+            elementwise.constants(p, x),
+            hard_reset,
+            detach_reset,
+            store_v_seq,
+            need_coef,
+        )
+        gx, gv0, ga, gb, gc = impl.backward(*args, _torch_gradients[surrogate])
+    else:
+        args = (gs, gv, x2, v2, a2, b2, c2_, p, hard_reset, detach_reset, store_v_seq, need_coef)
+        gx, gv0, ga, gb, gc = impl.backward(*args, gradient, _tag(surrogate))
+    step = x.shape[1:]
+    coef_grads = tuple(
+        torch.zeros_like(t) if g is None else g.view(step).sum_to_size(t.shape).to(t.dtype)
+        for g, t in ((ga, a), (gb, b), (gc, c))
+    )
+    return gx.view(x.shape), gv0.view(v0.shape), *coef_grads
+
+
+@neuron_walk_backward.register_fake
+def _(grad_s, grad_v, x, v0, a, b, c, *args):  # type: ignore[no-untyped-def]
+    return (
+        torch.empty_like(x),
+        torch.empty_like(v0),
+        torch.empty_like(a),
+        torch.empty_like(b),
+        torch.empty_like(c),
+    )
+
+
+def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    x, v0, a, b, c, *config = inputs
+    ctx.save_for_backward(x, v0, a, b, c)
+    ctx.config = config
+
+
+def _backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def]
+    x, v0, a, b, c = ctx.saved_tensors
+    vth, vr, hard, name, c1, c2, detach_reset, store_v_seq, backend = ctx.config
+    needs = ctx.needs_input_grad
+    need_coef = any(needs[2:5])
+    grads = neuron_walk_backward(
+        grad_s,
+        grad_v,
+        x,
+        v0,
+        a,
+        b,
+        c,
+        vth,
+        vr,
+        hard,
+        name,
+        c1,
+        c2,
+        detach_reset,
+        store_v_seq,
+        need_coef,
+        backend,
+    )
+    return (*(g if need else None for g, need in zip(grads, needs[:5], strict=True)),) + (None,) * 9
+
+
+neuron_walk.register_autograd(_backward, setup_context=_setup_context)

@@ -1,0 +1,85 @@
+"""The synapse filter walk as a registered PyTorch operator, ``torch.ops.spikestep.synapse_filter``.
+
+The compiler sees one operator (``torch.compile`` traces through it without a graph break), with a
+fake implementation for shapes and an autograd formula that calls a second operator for the backward.
+Inside, the backend (numba, Triton or torch) is chosen at run time by ``ops.resolve_backend``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..._runtime import triton_jit
+from .._dispatch import resolve_backend
+from . import numba_kernel, torch_walk
+
+
+def _implementation(backend: str):  # type: ignore[no-untyped-def]
+    if backend == "numba":
+        return numba_kernel
+    if backend == "triton":
+        return triton_jit.load("spikestep.ops.synapse_filter.triton_kernel")
+    return torch_walk
+
+
+def _flat(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``x [T, N]``, ``state [N]`` and ``k [N]`` (``k`` expanded to one value per column)."""
+    n_steps = x.shape[0]
+    return x.reshape(n_steps, -1), state.reshape(-1), k.expand(x.shape[1:]).contiguous().reshape(-1)
+
+
+@torch.library.custom_op("spikestep::synapse_filter", mutates_args=())
+def synapse_filter(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> torch.Tensor:
+    """``I [T, ...]`` from contiguous ``x [T, ...]``, ``state [...]`` and ``k`` (broadcasts to ``[...]``)."""
+    chosen = resolve_backend(x, state, k, backend=backend)
+    x2, s2, k2 = _flat(x, state, k)
+    return _implementation(chosen).forward(x2, s2, k2).view(x.shape)
+
+
+@synapse_filter.register_fake
+def _(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("spikestep::synapse_filter_backward", mutates_args=())
+def synapse_filter_backward(
+    grad_out: torch.Tensor,
+    x: torch.Tensor,
+    out: torch.Tensor,
+    state: torch.Tensor,
+    k: torch.Tensor,
+    need_k: bool,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(grad_x, grad_state, grad_k)``; ``grad_k`` has ``k``'s shape (zeros unless ``need_k``)."""
+    chosen = resolve_backend(x, state, k, backend=backend)
+    x2, s2, k2 = _flat(x, state, k)
+    grad_x, grad_state, grad_k = _implementation(chosen).backward(
+        grad_out.contiguous().view(x2.shape), x2, out.reshape(x2.shape), s2, k2, need_k
+    )
+    if grad_k is None:
+        grad_k_out = torch.zeros_like(k)
+    else:
+        grad_k_out = grad_k.view(x.shape[1:]).sum_to_size(k.shape).to(k.dtype)
+    return grad_x.view(x.shape), grad_state.view(state.shape), grad_k_out
+
+
+@synapse_filter_backward.register_fake
+def _(grad_out, x, out, state, k, need_k, backend):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x), torch.empty_like(state), torch.empty_like(k)
+
+
+def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
+    x, state, k, backend = inputs
+    ctx.save_for_backward(x, output, state, k)
+    ctx.backend = backend
+
+
+def _backward(ctx, grad_out):  # type: ignore[no-untyped-def]
+    x, out, state, k = ctx.saved_tensors
+    need_x, need_state, need_k = ctx.needs_input_grad[:3]
+    grad_x, grad_state, grad_k = synapse_filter_backward(grad_out, x, out, state, k, need_k, ctx.backend)
+    return (grad_x if need_x else None, grad_state if need_state else None, grad_k if need_k else None, None)
+
+
+synapse_filter.register_autograd(_backward, setup_context=_setup_context)
