@@ -13,6 +13,7 @@ import torch
 
 from ... import surrogate as _surrogate
 from ..._runtime import elementwise, triton_jit
+from .._columns import one_value_row, per_column
 from .._dispatch import resolve_backend
 from . import numba_kernel, torch_walk
 
@@ -27,10 +28,12 @@ def _implementation(backend: str):  # type: ignore[no-untyped-def]
     return torch_walk
 
 
-def _flat(x: torch.Tensor, *per_element: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    n_steps = x.shape[0]
+def _flat(
+    x: torch.Tensor, v0: torch.Tensor, coefficients: tuple[torch.Tensor, ...], backend: str
+) -> tuple[torch.Tensor, ...]:
+    """``x [T, N]``, ``v0 [N]`` and each coefficient as ``[N]`` values (views, no copies, where possible)."""
     step = x.shape[1:]
-    return (x.reshape(n_steps, -1), *(t.expand(step).contiguous().reshape(-1) for t in per_element))
+    return (x.reshape(x.shape[0], -1), v0.reshape(-1), *(per_column(t, step, backend) for t in coefficients))
 
 
 def _tag(name: str) -> str:
@@ -56,7 +59,7 @@ def neuron_walk(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(S [T, ...], V)`` with ``V`` the membranes ``[T, ...]`` (``store_v_seq``) or the last ``[...]``."""
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
-    x2, v2, a2, b2, c2_ = _flat(x, v0, a, b, c)
+    x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
     p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)
     impl = _implementation(chosen)
     if chosen == "torch":
@@ -101,12 +104,14 @@ def neuron_walk_backward(
     """``(grad_x, grad_v0, grad_a, grad_b, grad_c)``, each in its input's shape (the last three zeros
     unless ``need_coef``)."""
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
-    x2, v2, a2, b2, c2_ = _flat(x, v0, a, b, c)
+    x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
     n_steps, n = x2.shape
     gs = None
     if grad_s is not None:
-        gs = grad_s.reshape(-1)[:1].expand(n).to(x.dtype) if _one_row(grad_s) else grad_s.reshape(n_steps, n)
-        gs = gs.to(x.dtype).contiguous()
+        if _one_row(grad_s):
+            gs = one_value_row(grad_s, n, x.dtype, chosen)
+        else:
+            gs = grad_s.to(x.dtype).contiguous().view(n_steps, n)
     gv = None if grad_v is None else grad_v.to(x.dtype).contiguous().reshape(-1)
     if gv is not None and store_v_seq:
         gv = gv.view(n_steps, n)
@@ -157,6 +162,7 @@ def _setup_context(ctx, inputs, output) -> None:  # type: ignore[no-untyped-def]
     x, v0, a, b, c, *config = inputs
     ctx.save_for_backward(x, v0, a, b, c)
     ctx.config = config
+    ctx.set_materialize_grads(False)  # an unused output sends None, not a [T, N] tensor of zeros
 
 
 def _backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..._runtime import triton_jit
+from .._columns import per_column
 from .._dispatch import resolve_backend
 from . import numba_kernel, torch_walk
 
@@ -22,17 +23,16 @@ def _implementation(backend: str):  # type: ignore[no-untyped-def]
     return torch_walk
 
 
-def _flat(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """``x [T, N]``, ``state [N]`` and ``k [N]`` (``k`` expanded to one value per column)."""
-    n_steps = x.shape[0]
-    return x.reshape(n_steps, -1), state.reshape(-1), k.expand(x.shape[1:]).contiguous().reshape(-1)
+def _flat(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> tuple[torch.Tensor, ...]:
+    """``x [T, N]``, ``state [N]`` and ``k [N]`` (``k`` spread to one value per column)."""
+    return x.reshape(x.shape[0], -1), state.reshape(-1), per_column(k, x.shape[1:], backend)
 
 
 @torch.library.custom_op("spikestep::synapse_filter", mutates_args=())
 def synapse_filter(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> torch.Tensor:
     """``I [T, ...]`` from contiguous ``x [T, ...]``, ``state [...]`` and ``k`` (broadcasts to ``[...]``)."""
     chosen = resolve_backend(x, state, k, backend=backend)
-    x2, s2, k2 = _flat(x, state, k)
+    x2, s2, k2 = _flat(x, state, k, chosen)
     return _implementation(chosen).forward(x2, s2, k2).view(x.shape)
 
 
@@ -53,7 +53,7 @@ def synapse_filter_backward(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(grad_x, grad_state, grad_k)``; ``grad_k`` has ``k``'s shape (zeros unless ``need_k``)."""
     chosen = resolve_backend(x, state, k, backend=backend)
-    x2, s2, k2 = _flat(x, state, k)
+    x2, s2, k2 = _flat(x, state, k, chosen)
     grad_x, grad_state, grad_k = _implementation(chosen).backward(
         grad_out.contiguous().view(x2.shape), x2, out.reshape(x2.shape), s2, k2, need_k
     )
