@@ -68,14 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--allocator",
         choices=("reuse", "system"),
-        default="reuse",
+        default="system",
         help=(
-            "'reuse' (default): rerun under glibc settings that keep freed memory for reuse "
-            f"({' '.join(f'{k}={v}' for k, v in _REUSE_ENV.items())}), so every column is timed in the "
-            "steady state a training loop reaches; 'system': as the process starts. With glibc's defaults "
-            "each tensor over 32 MB is fresh memory whose page faults cost more than the copy itself, and "
-            "the floor and the fused paths (which allocate [T, N] tensors) then swing by up to 7x from "
-            "run to run while the per-step loop (small tensors) does not pay them"
+            "'system' (default): the allocator a user's process gets, as the process starts; 'reuse': "
+            "rerun under glibc settings that keep freed memory for reuse "
+            f"({' '.join(f'{k}={v}' for k, v in _REUSE_ENV.items())}), the steady state of a process "
+            "that set them. With glibc's defaults each tensor over 32 MB is fresh memory whose page "
+            "faults can cost more than the copy itself, so the floor and the fused paths (which allocate "
+            "[T, N] tensors) vary more from run to run than the per-step loop (small tensors)"
         ),
     )
     return parser

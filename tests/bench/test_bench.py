@@ -50,13 +50,48 @@ def test_the_module_command_has_help():
     assert result.returncode == 0 and "--json" in result.stdout and "--quick" in result.stdout
 
 
-def test_default_allocator_reruns_the_benchmark_with_memory_reuse():
+def test_default_allocator_is_the_one_a_user_process_gets():
     result = subprocess.run(
         [
             sys.executable,
             "-m",
             "spikestep.bench",
-            *["--T", "2", "--N", "8", "--repeats", "1", "--cases", "delay", "--no-loop"],
+            "--T",
+            "2",
+            "--N",
+            "8",
+            "--repeats",
+            "1",
+            "--cases",
+            "delay",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "allocator: system" in result.stdout
+
+
+def test_allocator_reuse_reruns_the_benchmark_with_memory_reuse():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spikestep.bench",
+            *[
+                "--T",
+                "2",
+                "--N",
+                "8",
+                "--repeats",
+                "1",
+                "--cases",
+                "delay",
+                "--no-loop",
+                "--allocator",
+                "reuse",
+            ],
         ],
         capture_output=True,
         text=True,
