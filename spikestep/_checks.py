@@ -54,3 +54,17 @@ def check_tau_tensor(tau: object, name: str, owner: str) -> float | torch.Tensor
             f"state keeps a fraction 1 - 1/tau of itself per step, which needs tau > 1 to stay positive"
         )
     return values.clone()
+
+
+def check_broadcasts_to_step(shape: torch.Size, step: torch.Size, name: str, owner: str) -> None:
+    """Refuse a per-channel parameter whose ``shape`` does not broadcast to one step's ``step`` shape
+    (without widening it): ``[C]`` fits ``[..., C]``, one value per element fits ``step`` itself."""
+    fits = len(shape) <= len(step) and all(
+        p in (1, s) for p, s in zip(reversed(shape), reversed(step), strict=False)
+    )
+    if not fits:
+        raise ValueError(
+            f"{owner}: {name} of shape {list(shape)} does not fit one step of the input, of shape "
+            f"{list(step)}: give one value per channel of the last dimension ([{step[-1] if step else 1}]), "
+            f"one per element ({list(step)}), or a float"
+        )

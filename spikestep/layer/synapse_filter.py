@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from .. import functional as F
-from .._checks import check_bool, check_tau_tensor
+from .._checks import check_bool, check_broadcasts_to_step, check_tau_tensor
 from ..base import MemoryModule
 
 
@@ -109,8 +109,15 @@ class SynapseFilter(MemoryModule):
         self._check_state_shape("out_i", self.out_i, shape)
         return self.out_i
 
+    def _checked_inv_tau(self, step: torch.Size) -> F.synapse_filter.InvTau:
+        inv_tau = self.inv_tau
+        if isinstance(inv_tau, torch.Tensor):
+            check_broadcasts_to_step(inv_tau.shape, step, "tau", "SynapseFilter")
+        return inv_tau
+
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.out_i = F.synapse_filter_step(x, self._state_for(x.shape, x), self.inv_tau)
+        inv_tau = self._checked_inv_tau(x.shape)
+        self.out_i = F.synapse_filter_step(x, self._state_for(x.shape, x), inv_tau)
         return self.out_i
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -118,6 +125,7 @@ class SynapseFilter(MemoryModule):
             raise ValueError("SynapseFilter in multi-step mode expects [T, ...] with time first")
         if x_seq.shape[0] == 0:
             return x_seq.clone()
-        out = F.synapse_filter_multi_step(x_seq, self._state_for(x_seq.shape[1:], x_seq), self.inv_tau)
+        inv_tau = self._checked_inv_tau(x_seq.shape[1:])
+        out = F.synapse_filter_multi_step(x_seq, self._state_for(x_seq.shape[1:], x_seq), inv_tau)
         self.out_i = out[-1]
         return out

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from .. import surrogate as _surrogate
-from .._checks import check_bool, check_real
+from .._checks import check_bool, check_broadcasts_to_step, check_real
 from ..base import MemoryModule
 from ..functional.neuron import (
     Coefficients,
@@ -16,7 +16,7 @@ from ..functional.neuron import (
     compute_dtype,
     neuron_walk_coefficients,
 )
-from ..ops import check_backend, resolve_backend
+from ..ops import check_backend, requested_backend, resolve_backend
 from ..ops.neuron.generic_walk import generic_walk
 
 
@@ -125,6 +125,10 @@ class BaseNode(MemoryModule):
         """The tensors :meth:`charge` reads that should receive gradients (passed to it as ``*params``)."""
         return ()
 
+    def _per_channel_name(self) -> str:
+        """How error messages name what sets the charge coefficients (``'tau'`` for LIF neurons)."""
+        return "the charge coefficients"
+
     def _has_custom_charge(self) -> bool:
         return type(self).charge is not BaseNode.charge
 
@@ -135,12 +139,29 @@ class BaseNode(MemoryModule):
         """Which path a multi-step call on ``x_seq`` takes: ``'numba'``, ``'triton'``, ``'torch'``, or
         ``'torch (generic walk: ...)'`` with the reason when the charge or surrogate is not one the
         operator reads."""
-        if self._has_custom_charge():
-            return "torch (generic walk: a non-affine charge)"
-        if _surrogate.kernel_form(self.surrogate_function) is None:
-            return f"torch (generic walk: the surrogate {type(self.surrogate_function).__name__} has no gradient definition)"
+        reason = self._generic_reason()
+        if reason is not None:
+            self._refuse_forced_backend(reason)
+            return f"torch (generic walk: {reason})"
         dtype = self._compute_dtype(x_seq)
         return resolve_backend(x_seq.to(dtype), backend=self.backend)
+
+    def _generic_reason(self) -> str | None:
+        """Why this neuron runs the generic walk (a non-affine charge, a surrogate without a gradient
+        definition), or None when the operator runs it."""
+        if self._has_custom_charge():
+            return "a non-affine charge"
+        if _surrogate.kernel_form(self.surrogate_function) is None:
+            return f"the surrogate {type(self.surrogate_function).__name__} has no gradient definition"
+        return None
+
+    def _refuse_forced_backend(self, reason: str) -> None:
+        forced = self.backend if self.backend != "auto" else requested_backend()
+        if forced in ("numba", "triton"):
+            raise RuntimeError(
+                f"{type(self).__name__}: backend {forced!r} was forced, but this neuron runs on the generic "
+                f"PyTorch walk ({reason}); use backend 'auto' or 'torch'"
+            )
 
     def _membrane(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.v, torch.Tensor):
@@ -152,11 +173,14 @@ class BaseNode(MemoryModule):
         x_seq = x_seq.to(self._compute_dtype(x_seq))
         v0 = self._membrane(x_seq.shape[1:], x_seq)
         if self._has_custom_charge():
+            self._refuse_forced_backend("a non-affine charge")
             return generic_walk(
                 x_seq, v0, self.charge, self.charge_parameters(), self.v_threshold, self.v_reset,
                 self.surrogate_function, self.detach_reset, store_v_seq,
             )  # fmt: skip
         coefficients = tuple(t.to(x_seq.dtype) for t in self.charge_coefficients(x_seq.dtype, x_seq.device))
+        for t in coefficients:
+            check_broadcasts_to_step(t.shape, x_seq.shape[1:], self._per_channel_name(), type(self).__name__)
         return neuron_walk_coefficients(
             x_seq, v0, coefficients, self.v_threshold, self.v_reset, self.surrogate_function,
             self.detach_reset, store_v_seq, self.backend,

@@ -81,6 +81,9 @@ class LIFNode(BaseNode):
     def _decay_input(self) -> bool:
         return self.decay_input
 
+    def _per_channel_name(self) -> str:
+        return "tau"
+
     def extra_repr(self) -> str:
         tau = self.tau if self._tau_tensor is None else f"tensor of shape {list(self._tau_tensor.shape)}"
         return f"tau={tau}, decay_input={self.decay_input}, " + super().extra_repr()

@@ -73,6 +73,9 @@ class ParametricLIFNode(BaseNode):
     def _decay_input(self) -> bool:
         return self.decay_input
 
+    def _per_channel_name(self) -> str:
+        return "tau"
+
     def extra_repr(self) -> str:
         tau = self.tau
         tau = float(f"{tau:.6g}") if isinstance(tau, float) else f"tensor of shape {list(tau.shape)}"
