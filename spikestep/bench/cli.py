@@ -66,6 +66,19 @@ def _parser() -> argparse.ArgumentParser:
         "--json", metavar="PATH", default=None, help="also write the rows and settings as JSON"
     )
     parser.add_argument(
+        "--train-step",
+        action="store_true",
+        help="also time one training step of the MNIST-1D network, eager against torch.compile",
+    )
+    parser.add_argument(
+        "--under-load",
+        action="store_true",
+        help=(
+            "also time that training step on a quiet machine and with two other trainings (started by the "
+            "bench) running on the same cores"
+        ),
+    )
+    parser.add_argument(
         "--allocator",
         choices=("reuse", "system"),
         default="system",
@@ -110,6 +123,31 @@ def _environment() -> dict[str, Any]:
         "machine": platform.processor() or platform.machine(),
         "python": platform.python_version(),
     }
+
+
+def _train_step_rows(args: argparse.Namespace) -> dict[str, Any]:
+    """The MNIST-1D training-step rows asked for (``--train-step``, ``--under-load``), printed."""
+    from . import train_step
+
+    extra: dict[str, Any] = {}
+    if args.train_step:
+        r = train_step.compiled_against_eager(args.repeats * 2)
+        print(
+            f"training step (MNIST-1D network, batch 128, T=40): eager {r['eager']:.1f} ms, torch.compile "
+            f"{r['compiled']:.1f} ms (eager / compiled {r['eager'] / r['compiled']:.2f}x; compiling took "
+            f"{r['compile_s']:.0f} s)",
+            flush=True,
+        )
+        extra["train_step"] = r
+    if args.under_load:
+        r = train_step.under_load(repeats=args.repeats * 2)
+        print(
+            f"training step under load: quiet {r['quiet_ms']:.1f} ms, with 2 other trainings on the cores "
+            f"{r['loaded_ms']:.1f} ms ({r['loaded_ms'] / r['quiet_ms']:.1f}x; a fair share is 3x)",
+            flush=True,
+        )
+        extra["under_load"] = r
+    return extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
     )
     print(format_table(rows), flush=True)
+    extra = _train_step_rows(args)
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k != "json"}
         with open(args.json, "w") as f:
-            json.dump({"environment": env, "settings": settings, "rows": rows}, f, indent=2)
+            json.dump({"environment": env, "settings": settings, "rows": rows, **extra}, f, indent=2)
         print(f"wrote {args.json}")
     return 0

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ... import surrogate as _surrogate
-from ..._runtime import elementwise, triton_jit
+from ..._runtime import elementwise, thread_policy, triton_jit
 from .._columns import one_value_row, per_column
 from .._dispatch import resolve_backend
 from . import numba_kernel, torch_walk
@@ -58,6 +58,7 @@ def neuron_walk(
     backend: str,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(S [T, ...], V)`` with ``V`` the membranes ``[T, ...]`` (``store_v_seq``) or the last ``[...]``."""
+    thread_policy.adapt()
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
     x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
     p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..._runtime import triton_jit
+from ..._runtime import thread_policy, triton_jit
 from .._columns import per_column
 from .._dispatch import resolve_backend
 from . import numba_kernel, torch_walk
@@ -31,6 +31,7 @@ def _flat(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -
 @torch.library.custom_op("spikestep::synapse_filter", mutates_args=())
 def synapse_filter(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> torch.Tensor:
     """``I [T, ...]`` from contiguous ``x [T, ...]``, ``state [...]`` and ``k`` (broadcasts to ``[...]``)."""
+    thread_policy.adapt()
     chosen = resolve_backend(x, state, k, backend=backend)
     x2, s2, k2 = _flat(x, state, k, chosen)
     return _implementation(chosen).forward(x2, s2, k2).view(x.shape)
