@@ -47,6 +47,8 @@ def rebind(
     globals_ = dict(fn.__globals__)
     globals_.update(namespace)
     copy = types.FunctionType(fn.__code__, globals_, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__annotations__ = dict(fn.__annotations__)  # Triton reads ``tl.constexpr`` parameters from them
+    copy.__kwdefaults__ = fn.__kwdefaults__
     copy.__qualname__ = qualname or fn.__qualname__
     copy.__module__ = fn.__module__
     copy.__doc__ = fn.__doc__

@@ -8,7 +8,7 @@ that runs the operation once; the runner times it. Each case may give up to thre
 * ``spikingjelly``: the same operation in SpikingJelly, when it is installed (``None`` otherwise).
 
 Adding a case takes one entry in :func:`default_cases` (or in a list it includes, like
-``neuron_cases.neuron_cases()``); for a stateful module the helper
+:func:`neuron_cases`); for a stateful module the helper
 :func:`module_case` builds all three callables from module factories::
 
     module_case("LIF fwd+bwd", lambda: neuron.LIFNode(step_mode="m"), lambda: neuron.LIFNode(step_mode="s"),
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .. import functional
+from .. import functional, neuron
 from .. import layer as ss_layer
 
 # ``build(T, N, dtype)`` or, for a GPU run, ``build(T, N, dtype, device)``.
@@ -120,14 +120,15 @@ def module_case(
     )
 
 
-def _spikingjelly_layer(name: str, *args: object, **kwargs: object) -> Callable[[], nn.Module] | None:
-    """A factory for ``spikingjelly.activation_based.layer.<name>`` in multi-step mode, or ``None`` when
-    SpikingJelly (or that layer) is not installed: it is never required."""
+def _spikingjelly(module: str, name: str, *args: object, **kwargs: object) -> Callable[[], nn.Module] | None:
+    """A factory for ``spikingjelly.activation_based.<module>.<name>`` (``module``: ``'layer'`` or
+    ``'neuron'``) in multi-step mode, or ``None`` when SpikingJelly (or that class) is not installed: it is
+    never required."""
     try:
-        sj_layer = importlib.import_module("spikingjelly.activation_based.layer")
+        sj_module = importlib.import_module(f"spikingjelly.activation_based.{module}")
     except Exception:
         return None
-    cls = getattr(sj_layer, name, None)
+    cls = getattr(sj_module, name, None)
     if cls is None:
         return None
     return lambda: cls(*args, step_mode="m", **kwargs)
@@ -139,28 +140,55 @@ DELAY_STEPS = 2
 
 def default_cases() -> list[Case]:
     """The table's rows: SynapseFilter forward and forward+backward, Delay forward, then the neurons'
-    cases (:func:`spikestep.bench.neuron_cases.neuron_cases`)."""
-    from .neuron_cases import neuron_cases  # lazy: it imports this module
-
+    cases (:func:`neuron_cases`)."""
     return [
         module_case(
             "SynapseFilter fwd",
             lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
             lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
-            _spikingjelly_layer("SynapseFilter", tau=TAU),
+            _spikingjelly("layer", "SynapseFilter", tau=TAU),
         ),
         module_case(
             "SynapseFilter fwd+bwd",
             lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
             lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
-            _spikingjelly_layer("SynapseFilter", tau=TAU),
+            _spikingjelly("layer", "SynapseFilter", tau=TAU),
             backward=True,
         ),
         module_case(
             "Delay fwd",
             lambda: ss_layer.Delay(DELAY_STEPS, step_mode="m"),
             lambda: ss_layer.Delay(DELAY_STEPS, step_mode="s"),
-            _spikingjelly_layer("Delay", DELAY_STEPS),
+            _spikingjelly("layer", "Delay", DELAY_STEPS),
         ),
         *neuron_cases(),
+    ]
+
+
+NEURON_TAU = 2.0
+
+
+def neuron_cases() -> list[Case]:
+    """LIF (tau=2, hard reset, ATan) forward and forward+backward; PLIF forward+backward (gradient of w)."""
+    return [
+        module_case(
+            "LIF fwd",
+            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
+            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
+            _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
+        ),
+        module_case(
+            "LIF fwd+bwd",
+            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
+            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
+            _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
+            backward=True,
+        ),
+        module_case(
+            "PLIF fwd+bwd",
+            lambda: neuron.ParametricLIFNode(init_tau=NEURON_TAU, step_mode="m"),
+            lambda: neuron.ParametricLIFNode(init_tau=NEURON_TAU, step_mode="s"),
+            _spikingjelly("neuron", "ParametricLIFNode", init_tau=NEURON_TAU),
+            backward=True,
+        ),
     ]

@@ -1,8 +1,7 @@
 """The neurons' rows of the benchmark: LIF forward, LIF and PLIF forward+backward, fused against the loop.
 
-``neuron_cases()`` returns :class:`~spikestep.bench.cases.Case` objects for :func:`spikestep.bench.run`
-(add them to ``default_cases()`` to get them into ``python -m spikestep.bench``). Until then this module
-runs them on its own::
+The rows are :func:`spikestep.bench.cases.neuron_cases` (part of ``default_cases()``, so of
+``python -m spikestep.bench``); this module runs them on their own::
 
     python -m spikestep.bench.neuron_cases --T 64 --N 100000
 
@@ -22,54 +21,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Callable
 
 import torch
-import torch.nn as nn
 
-from .. import neuron
-from .cases import Case, module_case
+from .cases import neuron_cases
 from .runner import format_table, run
-
-TAU = 2.0
-
-
-def _spikingjelly_neuron(name: str, **kwargs: object) -> Callable[[], nn.Module] | None:
-    """A factory for ``spikingjelly.activation_based.neuron.<name>`` in multi-step mode, or ``None`` when
-    SpikingJelly is not installed (it is never required)."""
-    try:
-        sj_neuron = importlib.import_module("spikingjelly.activation_based.neuron")
-    except Exception:
-        return None
-    cls = getattr(sj_neuron, name, None)
-    return None if cls is None else (lambda: cls(step_mode="m", **kwargs))
-
-
-def neuron_cases() -> list[Case]:
-    """LIF (tau=2, hard reset, ATan) forward and forward+backward; PLIF forward+backward (gradient of w)."""
-    return [
-        module_case(
-            "LIF fwd",
-            lambda: neuron.LIFNode(tau=TAU, step_mode="m"),
-            lambda: neuron.LIFNode(tau=TAU, step_mode="s"),
-            _spikingjelly_neuron("LIFNode", tau=TAU),
-        ),
-        module_case(
-            "LIF fwd+bwd",
-            lambda: neuron.LIFNode(tau=TAU, step_mode="m"),
-            lambda: neuron.LIFNode(tau=TAU, step_mode="s"),
-            _spikingjelly_neuron("LIFNode", tau=TAU),
-            backward=True,
-        ),
-        module_case(
-            "PLIF fwd+bwd",
-            lambda: neuron.ParametricLIFNode(init_tau=TAU, step_mode="m"),
-            lambda: neuron.ParametricLIFNode(init_tau=TAU, step_mode="s"),
-            _spikingjelly_neuron("ParametricLIFNode", init_tau=TAU),
-            backward=True,
-        ),
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -123,7 +123,11 @@ class SurrogateFunction(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "gradient" in cls.__dict__:
-            _REGISTRY[registry_name(cls)] = cls
+            name = f"{cls.__module__}.{cls.__qualname__}"
+            if name in _REGISTRY and _REGISTRY[name] is not cls:  # another class of the same name
+                name = f"{name}#{sum(key.split('#')[0] == name for key in _REGISTRY) + 1}"
+            cls._registry_name = name
+            _REGISTRY[name] = cls
 
     def __init__(self, alpha: float | None = None, spiking: bool = True) -> None:
         super().__init__()
@@ -164,8 +168,9 @@ class SurrogateFunction(nn.Module):
 
 
 def registry_name(cls: type) -> str:
-    """The name under which a surrogate class is known to the fused kernels."""
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """The name under which a surrogate class (one that defines ``gradient``) is known to the fused
+    kernels: its module and qualified name, with ``#2``, ``#3``, ... for later classes of the same name."""
+    return cls.__dict__["_registry_name"]
 
 
 def kernel_form(surrogate_function: object) -> tuple[str, float, float] | None:

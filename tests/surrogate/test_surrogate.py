@@ -104,3 +104,22 @@ def test_repr_shows_alpha_and_spiking():
 def test_no_gradient_is_computed_for_inputs_that_do_not_require_it():
     y = surrogate.ATan()(X)
     assert not y.requires_grad
+
+
+def test_two_surrogate_classes_of_one_name_keep_their_own_gradients_in_the_kernels():
+    def make(scale):
+        class Flat(surrogate.SurrogateFunction):
+            constants = staticmethod(lambda alpha: (alpha * scale, 0.0))
+
+            @staticmethod
+            def gradient(x, one, c1, c2):
+                return c1 + x * (one - one)
+
+            primitive = staticmethod(lambda x, alpha: x)
+
+        return Flat
+
+    first, second = make(1.0), make(5.0)
+    name_1, name_2 = surrogate.kernel_form(first())[0], surrogate.kernel_form(second())[0]
+    assert name_1 != name_2
+    assert surrogate.lookup(name_1) is first and surrogate.lookup(name_2) is second
