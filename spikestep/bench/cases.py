@@ -138,9 +138,49 @@ TAU = 4.0
 DELAY_STEPS = 2
 
 
+def sized_case(name: str, make_multi: Callable[[int], nn.Module], backward: bool = False) -> Case:
+    """A case whose module depends on ``N`` (``make_multi(N)``, e.g. one time constant per element):
+    the fused path only."""
+
+    def build(
+        n_steps: int, n: int, dtype: torch.dtype, device: torch.device | None = None
+    ) -> Callable[[], object]:
+        module = make_multi(n).to(device=device, dtype=dtype)
+        return _timed_pass(module, _run_multi, backward)(n_steps, n, dtype, device)
+
+    return Case(name=name, fused=build)
+
+
+def _taus(n: int, low: float, high: float) -> torch.Tensor:
+    """``n`` time constants spread over ``[low, high]``: one per channel."""
+    return torch.linspace(low, high, n)
+
+
+def per_channel_cases() -> list[Case]:
+    """The per-channel rows: SynapseFilter, LIF and PLIF forward+backward with one tau per element, to
+    read beside the scalar-tau rows."""
+    return [
+        sized_case(
+            "SynapseFilter fwd+bwd, tau per channel",
+            lambda n: ss_layer.SynapseFilter(tau=_taus(n, TAU / 2, TAU * 2), step_mode="m"),
+            backward=True,
+        ),
+        sized_case(
+            "LIF fwd+bwd, tau per channel",
+            lambda n: neuron.LIFNode(tau=_taus(n, 1.5, 3.0), step_mode="m"),
+            backward=True,
+        ),
+        sized_case(
+            "PLIF fwd+bwd, tau per channel",
+            lambda n: neuron.ParametricLIFNode(init_tau=_taus(n, 1.5, 3.0), step_mode="m"),
+            backward=True,
+        ),
+    ]
+
+
 def default_cases() -> list[Case]:
-    """The table's rows: SynapseFilter forward and forward+backward, Delay forward, then the neurons'
-    cases (:func:`neuron_cases`)."""
+    """The table's rows: SynapseFilter forward and forward+backward, Delay forward, the neurons' cases
+    (:func:`neuron_cases`), then the per-channel rows (:func:`per_channel_cases`)."""
     return [
         module_case(
             "SynapseFilter fwd",
@@ -162,6 +202,7 @@ def default_cases() -> list[Case]:
             _spikingjelly("layer", "Delay", DELAY_STEPS),
         ),
         *neuron_cases(),
+        *per_channel_cases(),
     ]
 
 
