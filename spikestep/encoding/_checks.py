@@ -26,8 +26,14 @@ def check_unit_interval(x: object, owner: str) -> torch.Tensor:
         raise TypeError(f"{owner} expects real values in [0, 1], got a {x.dtype} tensor")
     if x.numel() == 0:
         return x
-    # One reduction (one device sync); NaN fails both comparisons, so it is caught too.
-    if not bool(((x >= 0) & (x <= 1)).all()):
+    in_range = ((x >= 0) & (x <= 1)).all()  # NaN fails both comparisons, so it is caught too
+    if torch.compiler.is_compiling():
+        # A compiled graph cannot branch on the data (that would break the graph): the check runs as an
+        # assertion inside the graph instead, a RuntimeError at run time for a value outside [0, 1].
+        torch._assert_async(in_range, f"{owner} expects values in [0, 1]")
+        return x
+    # One reduction (one device sync).
+    if not bool(in_range):
         values = x.detach().double()
         nan = bool(values.isnan().any())
         finite = values[~values.isnan()]

@@ -25,7 +25,12 @@ class _FoldTime(StepModule):
         if self.step_mode == "s":
             return super().forward(x)
         self._check_sequence(x)
-        return F.seq_to_ann_forward(x, super().forward)
+        return F.seq_to_ann_forward(x, self._layer_forward)
+
+    def _layer_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The torch layer's forward as a bound method: torch.compile cannot inspect ``super().forward``
+        # passed as a value (seq_to_ann_forward's isinstance/callable checks would break the graph).
+        return super().forward(x)
 
     def _check_sequence(self, x: object) -> None:
         name = type(self).__name__

@@ -170,7 +170,11 @@ class SurrogateFunction(nn.Module):
 def registry_name(cls: type) -> str:
     """The name under which a surrogate class (one that defines ``gradient``) is known to the fused
     kernels: its module and qualified name, with ``#2``, ``#3``, ... for later classes of the same name."""
-    return cls.__dict__["_registry_name"]
+    if "_registry_name" not in cls.__dict__:  # a class that inherits its gradient has no entry of its own
+        raise KeyError(f"{cls.__qualname__} defines no gradient of its own")
+    # Read as an attribute: torch.compile refuses to index a class's __dict__ once the traced code has
+    # changed a dict (a memory), which would break the graph at every neuron.
+    return cls._registry_name  # type: ignore[attr-defined]
 
 
 def kernel_form(surrogate_function: object) -> tuple[str, float, float] | None:
