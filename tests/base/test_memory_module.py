@@ -3,6 +3,7 @@ import pickle
 
 import pytest
 import torch
+from copy_checks import assert_copies_continue_like_the_original
 
 from spikestep.base import MemoryModule
 
@@ -83,13 +84,32 @@ def test_registering_a_memory_over_an_attribute_is_refused():
         m.register_memory("forward", 0.0)
 
 
-def test_deepcopy_copies_memories_independently():
+def _run(m, x_seq):
+    return m(x_seq) if m.step_mode == "m" else torch.stack([m(x) for x in x_seq])
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_deepcopy_and_pickle_continue_exactly_as_the_original(step_mode):
+    m = Accumulator()
+    m.step_mode = step_mode
+    x = torch.arange(12.0).reshape(6, 2)
+    _run(m, x[:2].clone().requires_grad_(True))
+    out = assert_copies_continue_like_the_original(m, _run, x[2:], torch.ones(4, 2))
+    assert torch.equal(out, x.cumsum(0)[2:])
+    assert m.history == [1] * 6
+
+
+def test_copies_update_their_memories_independently_of_the_original():
     m = Accumulator()
     m(torch.ones(2))
-    c = copy.deepcopy(m)
-    c(torch.ones(2))
-    assert torch.equal(m.total, torch.ones(2))
-    assert torch.equal(c.total, torch.full((2,), 2.0))
+    for c in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
+        c(torch.ones(2))
+        assert torch.equal(m.total, torch.ones(2)) and m.history == [1]
+        assert torch.equal(c.total, torch.full((2,), 2.0)) and c.history == [1, 1]
+        m(torch.ones(2))
+        assert c.history == [1, 1] and torch.equal(c.total, torch.full((2,), 2.0))
+        m.reset()
+        m(torch.ones(2))
 
 
 def test_pickle_round_trip_keeps_memories_and_step_mode():
@@ -98,9 +118,10 @@ def test_pickle_round_trip_keeps_memories_and_step_mode():
     m(torch.ones(3, 2))
     c = pickle.loads(pickle.dumps(m))
     assert c.step_mode == "m"
-    assert torch.equal(c.total, m.total)
+    assert torch.equal(c.total, m.total) and c.history == m.history
     c.reset()
-    assert c.total == 0.0
+    assert c.total == 0.0 and c.history == []
+    assert torch.equal(m.total, torch.full((2,), 3.0)) and m.history == [1, 1, 1]
 
 
 def test_to_dtype_casts_tensor_memories():

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from copy_checks import assert_copies_continue_like_the_original
 from hypothesis import given, settings
 from strategies import sequences_and_splits
 
@@ -176,6 +177,39 @@ def test_reset_restores_the_membrane_and_clears_v_seq(name, make, kind, tau):
     assert node.v.shape == (2, 3) and node.v_seq.shape == (4, 2, 3)
     functional.reset_net(node)
     assert node.v == -0.1 and node.v_seq is None
+
+
+@pytest.mark.parametrize(("name", "make", "kind", "tau"), NODES, ids=NODE_IDS)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("per_channel", [False, True], ids=["shared_tau", "per_channel_tau"])
+def test_deepcopy_and_pickle_continue_exactly_as_the_original(
+    name, make, kind, tau, step_mode, backend, per_channel
+):
+    if per_channel and kind == "if":
+        pytest.skip("IF has no tau")
+    kwargs = {"tau": torch.tensor([1.5, 2.0, 3.0, 4.0, 6.0])} if per_channel else {}
+    node = make(
+        v_reset=-0.3, surrogate_function=surrogate.ATan(alpha=3.0), step_mode=step_mode, backend=backend,
+        store_v_seq=step_mode == "m", **kwargs,
+    ).double()  # fmt: skip
+    if name == "PLIF":
+        with torch.no_grad():
+            node.w.add_(torch.linspace(-0.4, 0.3, node.w.numel()).reshape(node.w.shape))  # a trained tau
+    x = inputs(t=14)
+    run(node, x[:6].clone().requires_grad_(True))  # the membrane is part of the graph when copied
+    assert node.v.requires_grad
+    upstream = torch.randn(x[6:].shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    s = assert_copies_continue_like_the_original(node, run, x[6:], upstream)
+    if per_channel:  # the reference runs one channel (last dimension) at a time
+        taus = node.tau.tolist()
+        s_ref = torch.stack(
+            [reference(x[..., c], kind, t, True, 1.0, -0.3)[0] for c, t in enumerate(taus)], -1
+        )
+    else:
+        s_ref, _ = reference(x, kind, None if kind == "if" else node.tau, True, 1.0, -0.3)
+    assert 0 < s.mean() < 1
+    assert torch.equal(s, s_ref[6:])
 
 
 def test_v_seq_is_only_kept_when_asked():
