@@ -34,7 +34,7 @@ import torch
 
 from .. import surrogate as _surrogate
 from ..ops import check_backend, requested_backend
-from ..ops.neuron import neuron_walk, reference_walk
+from ..ops.neuron import reference_walk, walk
 from ..ops.neuron.generic_walk import generic_walk
 
 InvTau = float | torch.Tensor | None
@@ -136,7 +136,7 @@ def neuron_walk_coefficients(
         )
     name, c1, c2 = form
     hard = v_reset is not None
-    return neuron_walk(
+    return walk(
         x_seq, v.contiguous(), a, b, c, float(v_threshold), float(v_reset if hard else 0.0), hard, name, c1, c2,
         detach_reset, store_v_seq, backend,
     )  # fmt: skip

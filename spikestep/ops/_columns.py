@@ -22,6 +22,8 @@ def per_column(t: torch.Tensor, step: torch.Size, backend: str) -> torch.Tensor:
     if t.shape == step and t.is_contiguous():
         return t.reshape(-1)
     if backend == "numba":
+        if t.numel() == 1:  # np.full is the cheapest spread (a broadcast view costs more to set up)
+            return torch.from_numpy(np.full(columns(step), t.item(), dtype=t.detach().numpy().dtype))
         spread = np.broadcast_to(t.detach().numpy(), tuple(step)).copy()
         return torch.from_numpy(spread).reshape(-1)
     if backend == "torch":

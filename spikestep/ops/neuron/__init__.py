@@ -10,7 +10,7 @@ reference (:mod:`.reference`), the pure-PyTorch walk (:mod:`.torch_walk`), the n
 from __future__ import annotations
 
 from . import math
-from .op import neuron_walk, neuron_walk_backward
+from .op import neuron_walk, neuron_walk_backward, walk
 from .reference import reference_step, reference_walk
 
-__all__ = ["math", "neuron_walk", "neuron_walk_backward", "reference_step", "reference_walk"]
+__all__ = ["math", "neuron_walk", "neuron_walk_backward", "reference_step", "reference_walk", "walk"]

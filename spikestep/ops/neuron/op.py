@@ -40,8 +40,7 @@ def _tag(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
-@torch.library.custom_op("spikestep::neuron_walk", mutates_args=())
-def neuron_walk(
+def _walk_forward(
     x: torch.Tensor,
     v0: torch.Tensor,
     a: torch.Tensor,
@@ -69,6 +68,9 @@ def neuron_walk(
     return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
 
 
+neuron_walk = torch.library.custom_op("spikestep::neuron_walk", _walk_forward, mutates_args=())
+
+
 @neuron_walk.register_fake
 def _(
     x, v0, a, b, c, v_threshold, v_reset, hard_reset, surrogate, c1, c2, detach_reset, store_v_seq, backend
@@ -82,8 +84,7 @@ def _one_row(grad: torch.Tensor) -> bool:
     return grad.numel() > 0 and all(st == 0 for st in grad.stride())
 
 
-@torch.library.custom_op("spikestep::neuron_walk_backward", mutates_args=())
-def neuron_walk_backward(
+def _walk_backward(
     grad_s: torch.Tensor | None,
     grad_v: torch.Tensor | None,
     x: torch.Tensor,
@@ -148,6 +149,11 @@ def neuron_walk_backward(
     return gx.view(x.shape), gv0.view(v0.shape), *coef_grads
 
 
+neuron_walk_backward = torch.library.custom_op(
+    "spikestep::neuron_walk_backward", _walk_backward, mutates_args=()
+)
+
+
 @neuron_walk_backward.register_fake
 def _(grad_s, grad_v, x, v0, a, b, c, *args):  # type: ignore[no-untyped-def]
     return (
@@ -194,3 +200,70 @@ def _backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def]
 
 
 neuron_walk.register_autograd(_backward, setup_context=_setup_context)
+
+
+class _EagerWalk(torch.autograd.Function):
+    """The same forward and backward as the registered operators, for eager calls: the operators'
+    Python dispatch (argument defaults filled per call, an autograd wrapper) measured 0.1 to 0.2 ms a
+    call, a tenth of a training step of the MNIST-1D network over its eight neuron walks."""
+
+    @staticmethod
+    def forward(ctx, x, v0, a, b, c, *config):  # type: ignore[no-untyped-def, override]
+        s, v_out = _walk_forward(x, v0, a, b, c, *config)
+        ctx.save_for_backward(x, v0, a, b, c)
+        ctx.config = config
+        ctx.set_materialize_grads(False)
+        return s, v_out
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def, override]
+        x, v0, a, b, c = ctx.saved_tensors
+        vth, vr, hard, name, c1, c2, detach_reset, store_v_seq, backend = ctx.config
+        needs = ctx.needs_input_grad
+        grads = _walk_backward(
+            grad_s, grad_v, x, v0, a, b, c, vth, vr, hard, name, c1, c2, detach_reset, store_v_seq,
+            any(needs[2:5]), backend,
+        )  # fmt: skip
+        return (*(g if need else None for g, need in zip(grads, needs[:5], strict=True)),) + (None,) * 9
+
+
+def walk(
+    x: torch.Tensor,
+    v0: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    v_threshold: float,
+    v_reset: float,
+    hard_reset: bool,
+    surrogate: str,
+    c1: float,
+    c2: float,
+    detach_reset: bool,
+    store_v_seq: bool,
+    backend: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The neuron walk: the registered operator while ``torch.compile`` traces (the compiler sees one
+    operator), the same implementation through :class:`_EagerWalk` in eager mode, and the forward alone
+    when no gradient can be asked for."""
+    args = (
+        x,
+        v0,
+        a,
+        b,
+        c,
+        v_threshold,
+        v_reset,
+        hard_reset,
+        surrogate,
+        c1,
+        c2,
+        detach_reset,
+        store_v_seq,
+        backend,
+    )
+    if torch.compiler.is_compiling():
+        return neuron_walk(*args)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, v0, a, b, c)):
+        return _EagerWalk.apply(*args)
+    return _walk_forward(*args)

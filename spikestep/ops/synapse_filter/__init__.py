@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from . import math
-from .op import synapse_filter
+from .op import synapse_filter, walk
 from .reference import reference_walk
 
 
@@ -53,7 +53,7 @@ def synapse_filter_walk(
     x = x_seq.contiguous()
     if state.shape != x.shape[1:]:
         state = state.expand(x.shape[1:])  # autograd sums the gradient back to the state's own shape
-    return synapse_filter(x, state.contiguous(), k, backend)
+    return walk(x, state.contiguous(), k, backend)
 
 
 __all__ = ["math", "reference_walk", "synapse_filter", "synapse_filter_walk"]
