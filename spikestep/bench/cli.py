@@ -68,14 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--train-step",
         action="store_true",
-        help="also time one training step of the MNIST-1D network, eager against torch.compile",
+        help=(
+            "time one training step of the MNIST-1D network, eager against torch.compile (alone, unless "
+            "--cases asks for table rows too)"
+        ),
     )
     parser.add_argument(
         "--under-load",
         action="store_true",
         help=(
-            "also time that training step on a quiet machine and with two other trainings (started by the "
-            "bench) running on the same cores"
+            "time that training step on a quiet machine and with two other trainings (started by the "
+            "bench) running on the same cores (alone, unless --cases asks for table rows too)"
         ),
     )
     parser.add_argument(
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.T or (QUICK_STEPS if args.quick else STEPS)
     elements = args.N or (QUICK_ELEMENTS if args.quick else ELEMENTS)
     cases = default_cases()
+    if (args.train_step or args.under_load) and not args.cases:
+        cases = []  # only the training-step rows were asked for
     if args.cases:
         cases = [c for c in cases if any(part.lower() in c.name.lower() for part in args.cases)]
         if not cases:
@@ -190,18 +195,20 @@ def main(argv: list[str] | None = None) -> int:
         times = ", ".join(f"{k}={v:.3f}" for k, v in row.items() if k.endswith("_ms") and v is not None)
         print(f"  done: {row['case']} T={row['T']} N={row['N']}: {times}", file=sys.stderr, flush=True)
 
-    rows = run(
-        cases,
-        sizes,
-        dtype=getattr(torch, args.dtype),
-        repeats=args.repeats,
-        loop_repeats=args.loop_repeats,
-        backends=backends,
-        loop=not args.no_loop,
-        progress=progress,
-        device=args.device,
-    )
-    print(format_table(rows), flush=True)
+    rows = []
+    if cases:
+        rows = run(
+            cases,
+            sizes,
+            dtype=getattr(torch, args.dtype),
+            repeats=args.repeats,
+            loop_repeats=args.loop_repeats,
+            backends=backends,
+            loop=not args.no_loop,
+            progress=progress,
+            device=args.device,
+        )
+        print(format_table(rows), flush=True)
     extra = _train_step_rows(args)
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k != "json"}
