@@ -40,6 +40,8 @@ from typing import Any
 
 import torch
 
+# ``SPIKESTEP_OMP_TEAM=0`` runs the kernels on a thread pool of spikestep's own instead (read per call).
+ENV = "SPIKESTEP_OMP_TEAM"
 _CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _lock = threading.Lock()
 _import_pid = os.getpid()
@@ -112,7 +114,7 @@ def team() -> _Team | None:
     parallel region after its parent has used them can hang.
     """
     global _searched, _team
-    if os.getpid() != _import_pid:
+    if os.getpid() != _import_pid or os.environ.get(ENV, "").strip().lower() in ("0", "false", "no", "off"):
         return None
     if not _searched:
         with _lock:

@@ -79,3 +79,11 @@ def test_a_forked_child_does_not_use_the_team():
     child.start()
     child.join(timeout=30)
     assert child.exitcode == 0 and queue.get(timeout=5) is True
+
+
+def test_the_switch_turns_the_team_off(monkeypatch):
+    monkeypatch.setenv(_omp_team.ENV, "0")
+    assert _omp_team.team() is None
+    # run_chunks still runs every chunk, on the pool instead.
+    seen = _numba.run_chunks(lambda lo, hi: (lo, hi), 1 << 20, work_per_item=64)
+    assert seen[0][0] == 0 and seen[-1][1] == 1 << 20
