@@ -30,6 +30,25 @@ from __future__ import annotations
 
 from ..._runtime import numba_jit
 
+# The constants every backend reads, by these slots (numba and Triton get them as one array ``p`` in the
+# compute dtype; the torch walk as a tuple of 0-d tensors).
+VTH, VR, ONE, ZERO, C1, C2 = range(6)
+
+
+def constant_values(v_threshold: float, v_reset: float, c1: float, c2: float) -> tuple[float, ...]:
+    """The constants in slot order: threshold, reset value, 1, 0 and the surrogate's ``(c1, c2)``."""
+    values = [0.0] * 6
+    values[VTH], values[VR], values[ONE], values[ZERO], values[C1], values[C2] = (
+        v_threshold,
+        v_reset,
+        1.0,
+        0.0,
+        c1,
+        c2,
+    )
+    return tuple(values)
+
+
 # The dialect's ``where`` (spikestep._runtime.elementwise) as numba compiles these pieces; the torch walk
 # and the Triton kernels rebind the name to their own.
 where = numba_jit.scalar_where

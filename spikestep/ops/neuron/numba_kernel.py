@@ -21,7 +21,7 @@ import torch
 
 from ..._runtime import numba_jit
 from . import math as neuron_math
-from .math import charge, fires, grad_h, reset
+from .math import C1, C2, ONE, VR, VTH, ZERO, charge, fires, grad_h, reset
 
 try:
     import numpy as np
@@ -43,7 +43,7 @@ def _block(n_steps: int, itemsize: int) -> int:
 def _forward(x, v0, a, b, c, p, hard, store_v_seq, s_out, v_out, block, start, stop):  # type: ignore[no-untyped-def]
     n_steps = x.shape[0]
     # Constants in scalars, not re-read from p in the loop: that keeps the inner loop vectorisable.
-    vth, vr, one, zero = p[0], p[1], p[2], p[3]
+    vth, vr, one, zero = p[VTH], p[VR], p[ONE], p[ZERO]
     for lo in range(start, stop, block):
         hi = min(lo + block, stop)
         v = v0[lo:hi].copy()  # fresh: LLVM then knows it aliases nothing and vectorises
@@ -67,7 +67,7 @@ def _backward(
     grad_x, grad_v0, grad_a, grad_b, grad_c, block, start, stop,
 ):  # type: ignore[no-untyped-def]  # fmt: skip
     n_steps = x.shape[0]
-    vth, vr, one, zero, c1, c2 = p[0], p[1], p[2], p[3], p[4], p[5]
+    vth, vr, one, zero, c1, c2 = p[VTH], p[VR], p[ONE], p[ZERO], p[C1], p[C2]
     hard_f = one if hard else zero
     attach_f = zero if detach_reset else one
     for lo in range(start, stop, block):

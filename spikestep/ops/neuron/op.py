@@ -15,6 +15,7 @@ from ... import surrogate as _surrogate
 from ..._runtime import elementwise, thread_policy, triton_jit
 from .._columns import one_value_row, per_column
 from .._dispatch import resolve_backend
+from . import math as neuron_math
 from . import numba_kernel, torch_walk
 
 _torch_gradients: dict[str, Any] = {}
@@ -60,7 +61,7 @@ def _walk_forward(
     thread_policy.adapt()
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
     x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
-    p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)
+    p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
     impl = _implementation(chosen)
     if chosen == "torch":
         p = elementwise.constants(p, x)
@@ -118,7 +119,7 @@ def _walk_backward(
     if gv is not None and store_v_seq:
         gv = gv.view(n_steps, n)
     gradient = _surrogate.lookup(surrogate).gradient
-    p = (v_threshold, v_reset, 1.0, 0.0, c1, c2)
+    p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
     impl = _implementation(chosen)
     if chosen == "torch":
         if surrogate not in _torch_gradients:

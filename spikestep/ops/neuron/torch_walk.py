@@ -1,7 +1,7 @@
 """The neuron walk in pure PyTorch (any device and dtype): the pieces of :mod:`.math` on ``[N]`` slices.
 
 Arrays are ``[T, N]``; ``v0``, ``a``, ``b``, ``c`` are ``[N]``; ``p`` holds the constants as 0-d tensors
-of the compute dtype, ``(v_threshold, v_reset, one, zero, c1, c2)``. The forward saves nothing; the
+of the compute dtype, in the slots of :mod:`.math` (``VTH``, ``VR``, ``ONE``, ``ZERO``, ``C1``, ``C2``). The forward saves nothing; the
 backward recomputes ``H`` (one more walk forward) and then walks back once.
 """
 
@@ -32,7 +32,7 @@ def forward(
     h_out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(S [T, N], V [T, N] if store_v_seq else [N])``; ``H`` is written to ``h_out`` when given."""
-    vth, vr, _, zero = p[:4]
+    vth, vr, zero = p[neuron_math.VTH], p[neuron_math.VR], p[neuron_math.ZERO]
     s_seq = torch.empty_like(x)
     v_seq = torch.empty_like(x) if store_v_seq else None
     v = v0
@@ -66,7 +66,8 @@ def backward(
     """``(grad_x [T, N], grad_v0 [N], grad_a, grad_b, grad_c)``; the last three ``[N]`` in float64, or
     None without ``need_coef``. ``grad_s`` is ``[T, N]`` or None; ``grad_v`` is ``[T, N]``
     (store_v_seq), ``[N]`` or None."""
-    vth, vr, one, zero, c1, c2 = p
+    vth, vr, one, zero = p[neuron_math.VTH], p[neuron_math.VR], p[neuron_math.ONE], p[neuron_math.ZERO]
+    c1, c2 = p[neuron_math.C1], p[neuron_math.C2]
     hard_f = one if hard else zero
     attach_f = zero if detach_reset else one
     h_seq = torch.empty_like(x)

@@ -3,7 +3,7 @@
 One program per ``BLOCK`` neurons walks all ``T`` steps with the membrane in registers, calling the
 pieces of :mod:`.math` and the surrogate's gradient (its one definition), compiled in by
 ``triton_dialect.jit``; a backward kernel is made per surrogate. ``p`` holds ``(v_threshold, v_reset, 1,
-0, c1, c2)`` in the compute dtype, on the device.
+0, c1, c2)`` in the compute dtype, on the device, in the slots that :mod:`.math` names.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from ..._runtime import triton_dialect, triton_jit
 from . import math as neuron_math
 
 _BLOCK = 512
+# The constants' slots, from .math (Triton reads globals as tl.constexpr).
+VTH, VR, ONE, ZERO, C1, C2 = (
+    tl.constexpr(getattr(neuron_math, n)) for n in ("VTH", "VR", "ONE", "ZERO", "C1", "C2")
+)
 
 
 def _forward(
@@ -27,8 +31,8 @@ def _forward(
     cols = tl.cast(tl.program_id(0), tl.int64) * BLOCK + tl.arange(0, BLOCK)
     n64 = tl.cast(n, tl.int64)  # row offsets t * n pass 2**31 for big walks
     mask = cols < n
-    vth = tl.load(p_ptr + 0)
-    vr = tl.load(p_ptr + 1)
+    vth = tl.load(p_ptr + VTH)
+    vr = tl.load(p_ptr + VR)
     a = tl.load(a_ptr + cols, mask=mask, other=0.0)
     b = tl.load(b_ptr + cols, mask=mask, other=0.0)
     c = tl.load(c_ptr + cols, mask=mask, other=0.0)
@@ -56,12 +60,12 @@ def _backward(
     cols = tl.cast(tl.program_id(0), tl.int64) * BLOCK + tl.arange(0, BLOCK)
     n64 = tl.cast(n, tl.int64)
     mask = cols < n
-    vth = tl.load(p_ptr + 0)
-    vr = tl.load(p_ptr + 1)
-    one = tl.load(p_ptr + 2)  # typed constants: the dialect's functions take no float literals
-    zero = tl.load(p_ptr + 3)
-    c1 = tl.load(p_ptr + 4)
-    c2 = tl.load(p_ptr + 5)
+    vth = tl.load(p_ptr + VTH)
+    vr = tl.load(p_ptr + VR)
+    one = tl.load(p_ptr + ONE)  # typed constants: the dialect's functions take no float literals
+    zero = tl.load(p_ptr + ZERO)
+    c1 = tl.load(p_ptr + C1)
+    c2 = tl.load(p_ptr + C2)
     a = tl.load(a_ptr + cols, mask=mask, other=0.0)
     b = tl.load(b_ptr + cols, mask=mask, other=0.0)
     c = tl.load(c_ptr + cols, mask=mask, other=0.0)
