@@ -1,10 +1,17 @@
-"""Whole training steps of the MNIST-1D network: eager against ``torch.compile``, and quiet against a
-machine that other trainings keep busy.
+"""Whole training steps of the MNIST-1D network: eager against ``torch.compile``, spikestep against the
+same network built from SpikingJelly 2.0 parts, and quiet against a machine that other trainings keep busy.
 
 One step is forward, backward and Adam on ``DelayNet`` (hidden 64, 5 taps, the command's defaults) with
 a batch of 128 sequences of 40 steps. ``python -m spikestep.bench --train-step`` prints the rows; the
 competitors of ``--under-load`` are processes this module starts itself (``python -m
-spikestep.bench.train_step --compete SECONDS``), each running the same training steps in a loop.
+spikestep.bench.train_step --compete SECONDS``), each running spikestep's training steps in a loop.
+
+The SpikingJelly network (``peer="spikingjelly"``, :mod:`spikestep.bench.peer_network`; SpikingJelly is
+optional) starts from the same weights and trains on the same batch. Both are timed in one process, in
+alternating rounds, so that both see the same machine. Each runs with the torch thread count its users
+get: spikestep's thread policy (``spikestep/_runtime/thread_policy.py``) may lower the count while other
+work holds the cores; SpikingJelly has no such policy, so its steps run with the count the policy would
+restore (torch's own, or the one you set), not with the one the policy set for spikestep.
 
 Example::
 
@@ -16,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import subprocess
 import sys
@@ -26,29 +34,100 @@ import torch
 import torch.nn as nn
 
 from .. import functional
+from .._runtime import thread_policy
 from ..models import DelayNet
+from . import peer_network
 
 BATCH, STEPS, HIDDEN = 128, 40, 64
+PEERS = ("spikestep", "spikingjelly")
+
+
+def unadapted_threads() -> int:
+    """torch's thread count as a process without spikestep's thread policy has it: the count the policy
+    restores once the machine is quiet (torch's default, or the one the user set).
+
+    Example::
+
+        >>> from spikestep.bench.train_step import unadapted_threads
+        >>> unadapted_threads() >= 1
+        True
+    """
+    full = getattr(thread_policy, "_full", None)
+    return full if isinstance(full, int) and full >= 1 else torch.get_num_threads()
+
+
+def _with_threads(step: Callable[[], None], threads: int | Callable[[], int]) -> Callable[[], None]:
+    """``step`` run with exactly ``threads`` torch threads (an int, or a callable read at each call); the
+    count found is restored afterwards, so spikestep's thread policy sees the count it left."""
+
+    def pinned() -> None:
+        wanted = threads() if callable(threads) else threads
+        found = torch.get_num_threads()
+        if wanted == found:
+            step()
+            return
+        torch.set_num_threads(wanted)
+        try:
+            step()
+        finally:
+            torch.set_num_threads(found)
+
+    return pinned
 
 
 def make_step(
-    batch: int = BATCH, steps: int = STEPS, hidden: int = HIDDEN, compiled: bool = False, seed: int = 0
+    batch: int = BATCH,
+    steps: int = STEPS,
+    hidden: int = HIDDEN,
+    compiled: bool = False,
+    seed: int = 0,
+    peer: str = "spikestep",
+    threads: int | None = None,
 ) -> Callable[[], None]:
-    """A zero-argument callable that runs one training step of the MNIST-1D network."""
+    """A zero-argument callable that runs one training step of the MNIST-1D network.
+
+    Args:
+        peer: whose network: ``'spikestep'`` (``DelayNet``) or ``'spikingjelly'`` (the same architecture
+            from SpikingJelly 2.0 parts, :func:`~spikestep.bench.peer_network.spikingjelly_delaynet`,
+            loaded with the weights ``DelayNet`` gets from ``seed``; the same batch too). Raises
+            ``ModuleNotFoundError`` when SpikingJelly is not installed.
+        threads: ``None``: the thread count the peer's users get (spikestep: whatever its thread policy
+            leaves; SpikingJelly: :func:`unadapted_threads`, read at each step); an int: exactly that
+            many torch threads during each step.
+
+    Example (SpikingJelly's step where it is installed)::
+
+        >>> from spikestep.bench.peer_network import spikingjelly_available
+        >>> from spikestep.bench.train_step import make_step
+        >>> if spikingjelly_available():
+        ...     make_step(batch=4, steps=6, hidden=8, peer="spikingjelly")()
+    """
+    if peer not in PEERS:
+        raise ValueError(f"peer must be one of {list(PEERS)}, got {peer!r}")
     torch.manual_seed(seed)
     model: nn.Module = DelayNet(hidden=hidden, taps=5)
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    forward = torch.compile(model) if compiled else model
     x = torch.randn(steps, batch, 1)
     y = torch.randint(0, 10, (batch,))
+    reset: Callable[[nn.Module], None] = functional.reset_net
+    if peer == "spikingjelly":
+        sj_model = peer_network.spikingjelly_delaynet(hidden=hidden, taps=5)
+        sj_model.load_state_dict(model.state_dict())
+        model = sj_model
+        reset = importlib.import_module("spikingjelly.activation_based.functional").reset_net
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    forward = torch.compile(model) if compiled else model
 
     def step() -> None:
-        functional.reset_net(model)
+        reset(model)
         loss = nn.functional.cross_entropy(forward(x) * 10.0, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
+    if threads is not None:
+        return _with_threads(step, threads)
+    if peer == "spikingjelly":
+        return _with_threads(step, unadapted_threads)
     return step
 
 
@@ -86,20 +165,122 @@ def _start_competitors(count: int, seconds: float) -> list[subprocess.Popen[byte
     ]
 
 
-def under_load(competitors: int = 2, repeats: int = 15, warmup_s: float = 3.0) -> dict[str, float]:
-    """Median step time (ms) on a quiet machine, then with ``competitors`` other trainings running."""
-    step = make_step()
-    quiet = median_ms(step, repeats)
-    procs = _start_competitors(competitors, seconds=warmup_s + 120.0)
+def interleaved_ms(
+    steps: dict[str, Callable[[], None]], repeats: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Time each of ``steps`` ``repeats`` times (ms), in rounds of one call each, the order reversed every
+    other round: all see the same machine, and none always runs first. Returns every sample, by name.
+
+    Example::
+
+        >>> from spikestep.bench.train_step import interleaved_ms
+        >>> samples = interleaved_ms({"a": lambda: None, "b": lambda: None}, repeats=3)
+        >>> {name: len(times) for name, times in samples.items()}
+        {'a': 3, 'b': 3}
+    """
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            steps[name]()
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            steps[name]()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def peer_against_spikestep(repeats: int = 15, warmup: int = 2, one_thread: bool = True) -> dict[str, float]:
+    """One training step of spikestep's ``DelayNet`` and of the same network from SpikingJelly 2.0 parts
+    (:func:`make_step`, eager both), timed alternately in one process.
+
+    Returns the median ms of each, ``spikestep_ms`` and ``spikingjelly_ms`` (SpikingJelly on the thread
+    count its users get, ``spikingjelly_threads``); ``ratio`` = SpikingJelly / spikestep (above 1:
+    spikestep is faster) and the quartiles ``ratio_q1``, ``ratio_q3`` of the per-round ratios (how much
+    the machine's noise moves it); ``spikestep_threads``, the median thread count spikestep's thread
+    policy had chosen after its steps (below ``spikingjelly_threads``: the machine was busy). With
+    ``one_thread``, also ``spikingjelly_one_thread_ms`` and ``ratio_one_thread``: SpikingJelly's step on
+    one thread, which on a busy machine separates the cost of its code from that of its threads waiting
+    for cores. Raises ``ModuleNotFoundError`` when SpikingJelly is not installed."""
+    spikestep_step = make_step()
+    threads_after: list[int] = []
+
+    def spikestep_and_threads() -> None:
+        spikestep_step()
+        threads_after.append(torch.get_num_threads())
+
+    steps = {"spikestep": spikestep_and_threads, "spikingjelly": make_step(peer="spikingjelly")}
+    if one_thread:
+        steps["spikingjelly_one_thread"] = make_step(peer="spikingjelly", threads=1)
+    samples = interleaved_ms(steps, repeats, warmup)
+    ss, sj = statistics.median(samples["spikestep"]), statistics.median(samples["spikingjelly"])
+    q1, q3 = _quartiles([b / a for a, b in zip(samples["spikestep"], samples["spikingjelly"])])
+    result = {
+        "spikestep_ms": ss,
+        "spikingjelly_ms": sj,
+        "ratio": sj / ss,
+        "ratio_q1": q1,
+        "ratio_q3": q3,
+        "spikestep_threads": float(statistics.median(threads_after[warmup:] or threads_after)),
+        "spikingjelly_threads": float(unadapted_threads()),
+        "repeats": float(repeats),
+    }
+    if one_thread:
+        sj1 = statistics.median(samples["spikingjelly_one_thread"])
+        result["spikingjelly_one_thread_ms"] = sj1
+        result["ratio_one_thread"] = sj1 / ss
+    return result
+
+
+def under_load(
+    competitors: int = 2, repeats: int = 15, warmup_s: float = 3.0, peers: bool | None = None
+) -> dict[str, float]:
+    """Median step times (ms) on a quiet machine, then with ``competitors`` other trainings (spikestep's,
+    in processes of their own) running on the same cores.
+
+    ``quiet_ms``, ``loaded_ms``: spikestep. With ``peers`` (default: when SpikingJelly is installed),
+    also the SpikingJelly network of :func:`peer_against_spikestep`, timed alternately with spikestep's
+    step under the same competitors: ``sj_quiet_ms``, ``sj_loaded_ms`` with the thread count its users
+    get (:func:`unadapted_threads`), and ``sj_loaded_one_thread_ms`` with ``torch.set_num_threads(1)``,
+    what a SpikingJelly user who knows the cure for a busy machine would set."""
+    if peers is None:
+        peers = peer_network.spikingjelly_available()
+    steps = {"spikestep": make_step()}
+    if peers:
+        steps["spikingjelly"] = make_step(peer="spikingjelly")
+    quiet = interleaved_ms(steps, repeats, warmup=2)
+    if peers:
+        steps["spikingjelly_one_thread"] = make_step(peer="spikingjelly", threads=1)
+    # Long enough for the slowest case seen (50x the quiet time per step); they are killed when done.
+    quiet_s = sum(statistics.median(v) for v in quiet.values()) / 1e3 * (2.0 if peers else 1.0)
+    seconds = warmup_s + min(1800.0, max(120.0, 50.0 * (repeats + 1) * quiet_s))
+    procs = _start_competitors(competitors, seconds=seconds)
     try:
         time.sleep(warmup_s)  # let them import, build and reach their loops
-        loaded = median_ms(step, repeats, warmup=1)
+        loaded = interleaved_ms(steps, repeats, warmup=1)
     finally:
         for p in procs:
             p.kill()
         for p in procs:
             p.wait()
-    return {"quiet_ms": quiet, "loaded_ms": loaded, "competitors": float(competitors)}
+    result = {
+        "quiet_ms": statistics.median(quiet["spikestep"]),
+        "loaded_ms": statistics.median(loaded["spikestep"]),
+        "competitors": float(competitors),
+    }
+    if peers:
+        result["sj_quiet_ms"] = statistics.median(quiet["spikingjelly"])
+        result["sj_loaded_ms"] = statistics.median(loaded["spikingjelly"])
+        result["sj_loaded_one_thread_ms"] = statistics.median(loaded["spikingjelly_one_thread"])
+    return result
 
 
 def _compete(seconds: float) -> None:
