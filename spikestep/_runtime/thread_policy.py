@@ -102,6 +102,12 @@ def adapt(now: float | None = None) -> int:
         return wanted
 
 
+def full_count() -> int:
+    """The thread count the policy restores once the load is gone (torch's count before it first
+    lowered it, or the one the user set since)."""
+    return _full if _full is not None else torch.get_num_threads()
+
+
 def _reset_for_tests() -> None:
     global _last_check, _full, _ours
     with _lock:

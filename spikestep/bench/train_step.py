@@ -52,8 +52,7 @@ def unadapted_threads() -> int:
         >>> unadapted_threads() >= 1
         True
     """
-    full = getattr(thread_policy, "_full", None)
-    return full if isinstance(full, int) and full >= 1 else torch.get_num_threads()
+    return thread_policy.full_count()
 
 
 def _with_threads(step: Callable[[], None], threads: int | Callable[[], int]) -> Callable[[], None]:
