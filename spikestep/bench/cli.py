@@ -24,6 +24,17 @@ QUICK_STEPS = (16, 64)
 QUICK_ELEMENTS = (1_000, 100_000)
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse prints the message, the option and usage; exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m spikestep.bench",
@@ -36,16 +47,27 @@ def _parser() -> argparse.ArgumentParser:
             "SpikingJelly when installed. Times are medians in ms."
         ),
     )
-    parser.add_argument("--T", type=int, nargs="+", default=None, help=f"time steps (default {STEPS})")
     parser.add_argument(
-        "--N", type=int, nargs="+", default=None, help=f"elements per step (default {ELEMENTS})"
+        "--T", type=_at_least_one, nargs="+", default=None, help=f"time steps, >= 1 (default {STEPS})"
+    )
+    parser.add_argument(
+        "--N",
+        type=_at_least_one,
+        nargs="+",
+        default=None,
+        help=f"elements per step, >= 1 (default {ELEMENTS})",
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"a small subset: T {QUICK_STEPS}, N {QUICK_ELEMENTS}"
     )
-    parser.add_argument("--repeats", type=int, default=7, help="samples per median (default 7)")
     parser.add_argument(
-        "--loop-repeats", type=int, default=2, help="samples for the slow per-step loop (default 2)"
+        "--repeats", type=_at_least_one, default=7, help="samples per median, >= 1 (default 7)"
+    )
+    parser.add_argument(
+        "--loop-repeats",
+        type=_at_least_one,
+        default=2,
+        help="samples for the slow per-step loop, >= 1 (default 2)",
     )
     parser.add_argument(
         "--backend",
@@ -61,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where the tensors live (default cpu)"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=_at_least_one, default=None, help="torch.set_num_threads, >= 1 (default: torch's)"
+    )
     parser.add_argument(
         "--json", metavar="PATH", default=None, help="also write the rows and settings as JSON"
     )
@@ -69,8 +93,10 @@ def _parser() -> argparse.ArgumentParser:
         "--train-step",
         action="store_true",
         help=(
-            "time one training step of the MNIST-1D network, eager against torch.compile (alone, unless "
-            "--cases asks for table rows too)"
+            "time one training step of the MNIST-1D network, eager against torch.compile, and, when "
+            "SpikingJelly is installed (pip install 'spikestep[peers]'), against the same network built "
+            "from SpikingJelly 2.0 parts, timed alternately in one process (alone, unless --cases asks for "
+            "table rows too)"
         ),
     )
     parser.add_argument(
@@ -78,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=(
             "time that training step on a quiet machine and with two other trainings (started by the "
-            "bench) running on the same cores (alone, unless --cases asks for table rows too)"
+            "bench) running on the same cores, and the SpikingJelly network's step too when SpikingJelly "
+            "is installed (alone, unless --cases asks for table rows too)"
         ),
     )
     parser.add_argument(
@@ -129,10 +156,12 @@ def _environment() -> dict[str, Any]:
 
 
 def _train_step_rows(args: argparse.Namespace) -> dict[str, Any]:
-    """The MNIST-1D training-step rows asked for (``--train-step``, ``--under-load``), printed."""
-    from . import train_step
+    """The MNIST-1D training-step rows asked for (``--train-step``, ``--under-load``), printed; with
+    SpikingJelly installed, the same network from SpikingJelly 2.0 parts too."""
+    from . import peer_network, train_step
 
     extra: dict[str, Any] = {}
+    peers = peer_network.spikingjelly_available()
     if args.train_step:
         r = train_step.compiled_against_eager(args.repeats * 2)
         print(
@@ -142,13 +171,34 @@ def _train_step_rows(args: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
         extra["train_step"] = r
+        if peers:
+            p = train_step.peer_against_spikestep(args.repeats * 2)
+            print(
+                f"SpikingJelly 2.0 network (same architecture and weights, eager): {p['spikingjelly_ms']:.1f} "
+                f"ms on {p['spikingjelly_threads']:.0f} threads, against spikestep eager "
+                f"{p['spikestep_ms']:.1f} ms (on {p['spikestep_threads']:.0f}) in the same rounds: SJ / "
+                f"spikestep {p['ratio']:.2f}x (per-round quartiles {p['ratio_q1']:.2f}-{p['ratio_q3']:.2f}x); "
+                f"SJ on 1 thread {p['spikingjelly_one_thread_ms']:.1f} ms, {p['ratio_one_thread']:.2f}x",
+                flush=True,
+            )
+            extra["train_step_peer"] = p
     if args.under_load:
-        r = train_step.under_load(repeats=args.repeats * 2)
+        r = train_step.under_load(repeats=args.repeats * 2, peers=peers)
         print(
             f"training step under load: quiet {r['quiet_ms']:.1f} ms, with 2 other trainings on the cores "
             f"{r['loaded_ms']:.1f} ms ({r['loaded_ms'] / r['quiet_ms']:.1f}x; a fair share is 3x)",
             flush=True,
         )
+        if peers:
+            print(
+                f"SpikingJelly 2.0 network under load: quiet {r['sj_quiet_ms']:.1f} ms, with the same 2 "
+                f"trainings {r['sj_loaded_ms']:.1f} ms ({r['sj_loaded_ms'] / r['sj_quiet_ms']:.1f}x; SJ / "
+                f"spikestep {r['sj_quiet_ms'] / r['quiet_ms']:.2f}x quiet, "
+                f"{r['sj_loaded_ms'] / r['loaded_ms']:.2f}x loaded); on 1 thread (torch.set_num_threads(1)) "
+                f"{r['sj_loaded_one_thread_ms']:.1f} ms loaded "
+                f"({r['sj_loaded_one_thread_ms'] / r['loaded_ms']:.2f}x spikestep)",
+                flush=True,
+            )
         extra["under_load"] = r
     return extra
 

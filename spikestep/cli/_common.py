@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -21,44 +22,106 @@ class CLIError(Exception):
         self.exit_code = exit_code
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an int ``>= 0``."""
+def _whole_number(text: str, wanted: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number {wanted}, got {text!r}") from None
+
+
+def _real_number(text: str, wanted: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number {wanted}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number {wanted}, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an int ``>= 0``.
+
+    Example::
+
+        >>> non_negative_int("0")
+        0
+    """
+    value = _whole_number(text, ">= 0")
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
     return value
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an int ``>= 1``."""
-    value = non_negative_int(text)
+    """argparse type: an int ``>= 1``.
+
+    Example::
+
+        >>> positive_int("3")
+        3
+        >>> positive_int("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a whole number >= 1, got 0
+    """
+    value = _whole_number(text, ">= 1")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
+MAX_SEED = 2**63 - 1  # torch seeds take up to 2**64 - 1; the command also uses seed + 1
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, an int in ``[0, 2**63 - 1]``."""
+    value = _whole_number(text, f"in [0, {MAX_SEED}]")
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number in [0, 2**63 - 1], got {value}")
     return value
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a float ``> 0``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    """argparse type: a finite float ``> 0`` (``inf`` and ``nan`` are refused).
+
+    Example::
+
+        >>> positive_float("3e-3")
+        0.003
+        >>> positive_float("inf")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a finite number > 0, got 'inf'
+    """
+    value = _real_number(text, "> 0")
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+def time_constant(text: str) -> float:
+    """argparse type: a time constant in steps, a finite float ``> 1`` (as the neurons and synapses check).
+
+    Example::
+
+        >>> time_constant("2")
+        2.0
+    """
+    value = _real_number(text, "> 1 (time steps)")
+    if not value > 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number > 1 (time steps), got {text!r}: the state keeps a fraction 1 - 1/tau "
+            f"of itself per step"
+        )
     return value
 
 
 def probability(text: str) -> float:
     """argparse type: a float in ``[0, 1)``."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    value = _real_number(text, "in [0, 1)")
     if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
     return value
 
 

@@ -3,13 +3,16 @@
 Two data sets: ``digits`` (scikit-learn's 8x8 digits, as constant current or Poisson spikes, a small
 convolutional SNN with a voting population) and ``mnist1d`` (MNIST-1D, one value per time step, a
 :class:`~spikestep.models.DelayNet` whose memory over time comes from delay lines). Everything runs in
-multi-step mode. Writes ``checkpoint.pt`` and three PNG figures into ``--out``.
+multi-step mode. Writes ``checkpoint.pt`` (after every epoch, with the optimiser, the learning-rate schedule
+and the random generators: ``--resume`` continues a stopped run exactly) and three PNG figures into ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,18 +29,36 @@ from ..neuron import BaseNode
 from . import _train_plots
 from ._common import (
     CLIError,
-    non_negative_int,
     positive_float,
     positive_int,
     probability,
     progress,
     pyplot,
+    seed,
+    time_constant,
     writable_dir,
 )
 
 # Scores are rates in [0, 1]; cross-entropy needs a wider range of logits to become confident.
 LOGIT_SCALE = 10.0
 EVAL_BATCH = 500
+# Options that are the same for every data set (those left out of a data set's defaults).
+COMMON_DEFAULTS: dict[str, Any] = {
+    "dataset": "digits",
+    "seed": 0,
+    "readout": "voting",
+    "readout_tau": 10.0,
+    "tau": 2.0,
+}
+# What defines a run (its network, its data and how it learns): a resumed run takes them from its
+# checkpoint, and an option given with --resume must agree. --epochs may grow; --out and --no-progress are free.
+RUN_SETTINGS = (
+    "dataset", "seed", "batch_size", "lr", "T", "encoding", "hidden", "taps", "dropout", "voting_size",
+    "readout", "readout_tau", "tau",
+)  # fmt: skip
+CHECKPOINT = "checkpoint.pt"
+# What a checkpoint needs to be resumed (checkpoints written before --resume existed lack the last four).
+RESUME_KEYS = ("args", "state_dict", "history", "epoch", "optimizer", "scheduler", "rng")
 
 
 @dataclass(frozen=True)
@@ -133,23 +154,37 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "  spikestep train                              # digits: ~98.6% test, ~15 s on 2 cores\n"
         "  spikestep train --encoding poisson           # the images as Poisson spike trains\n"
         "  spikestep train --dataset mnist1d            # MNIST-1D through delay lines: ~94.6%, ~20 s\n"
-        "  spikestep train --dataset mnist1d --taps 1   # the same network without delays: ~39%\n",
+        "  spikestep train --dataset mnist1d --taps 1   # the same network without delays: ~39%\n"
+        "  spikestep train --resume runs/digits         # continue an interrupted run where it stopped\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--dataset", choices=sorted(TASKS), default="digits", help="data set to train on (default digits)"
+        "--dataset", choices=sorted(TASKS), default=None, help="data set to train on (default digits)"
     )
-    p.add_argument("--out", default=None, help="output folder [runs/<dataset>]")
-    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result (default 0)")
+    p.add_argument("--out", default=None, help="output folder [runs/<dataset>; with --resume, DIR]")
+    p.add_argument(
+        "--seed", type=seed, default=None, help="random seed, >= 0: same seed, same result (default 0)"
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the run whose DIR/checkpoint.pt (written after every epoch) says where it stopped: "
+        "the model, optimiser, learning-rate schedule and random generators come back, so the run ends as "
+        "if never interrupted. Its settings come from the checkpoint (options given must agree); --epochs "
+        "beyond the run's own re-plans the learning-rate schedule for the new total",
+    )
 
     def default_help(text: str, key: str) -> str:
         return f"{text} [{TASKS['digits'].defaults[key]} / {TASKS['mnist1d'].defaults[key]}]"
 
-    p.add_argument("--epochs", type=non_negative_int, default=None, help=default_help("epochs", "epochs"))
+    p.add_argument("--epochs", type=positive_int, default=None, help=default_help("epochs, >= 1", "epochs"))
     p.add_argument(
         "--batch-size", type=positive_int, default=None, help=default_help("batch size", "batch_size")
     )
-    p.add_argument("--lr", type=positive_float, default=None, help=default_help("Adam learning rate", "lr"))
+    p.add_argument(
+        "--lr", type=positive_float, default=None, help=default_help("Adam learning rate, finite > 0", "lr")
+    )
     p.add_argument(
         "--T",
         type=positive_int,
@@ -175,7 +210,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="mnist1d only: delayed copies per delay bank, 1 = no delays (the feed-forward baseline) [5]",
     )
     p.add_argument(
-        "--dropout", type=probability, default=None, help=default_help("dropout before the output", "dropout")
+        "--dropout",
+        type=probability,
+        default=None,
+        help=default_help("dropout before the output, in [0, 1)", "dropout"),
     )
     p.add_argument(
         "--voting-size",
@@ -186,44 +224,168 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--readout",
         choices=READOUTS,
-        default="voting",
+        default=None,
         help="class scores: 'voting' = firing rate of each class's population (VotingLayer); 'synapse' = "
         "the populations' spikes filtered by a SynapseFilter, read at the last step (default voting)",
     )
     p.add_argument(
         "--readout-tau",
-        type=positive_float,
-        default=10.0,
-        help="time constant of the synapse readout (default 10)",
+        type=time_constant,
+        default=None,
+        help="time constant of the synapse readout, in steps, > 1 (default 10)",
     )
-    p.add_argument("--tau", type=positive_float, default=2.0, help="LIF membrane time constant (default 2)")
+    p.add_argument(
+        "--tau",
+        type=time_constant,
+        default=None,
+        help="LIF membrane time constant, in steps, > 1 (default 2)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, one line per epoch")
     p.set_defaults(run=run)
     return p
 
 
-def _resolve(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill the options left out with the data set's defaults; reject options the data set has no use for."""
-    task = TASKS[args.dataset]
-    if args.dataset == "mnist1d":
+def _resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, Any] | None]:
+    """Fill the options left out (from the checkpoint with ``--resume``, else the defaults); reject options
+    the data set has no use for. Returns the settings and the checkpoint to resume from (or None)."""
+    checkpoint = _load_checkpoint(Path(args.resume)) if args.resume is not None else None
+    saved = checkpoint["args"] if checkpoint is not None else {}
+    dataset = saved.get("dataset") if args.dataset is None else args.dataset
+    dataset = dataset or COMMON_DEFAULTS["dataset"]
+    if dataset == "mnist1d":
         for name in ("T", "encoding"):
             if getattr(args, name) is not None:
                 raise CLIError(
                     f"--{name} applies to --dataset digits only (MNIST-1D feeds one value per step)"
                 )
-    if args.dataset == "digits" and args.taps is not None:
+    if dataset == "digits" and args.taps is not None:
         raise CLIError("--taps applies to --dataset mnist1d only (the digits network has no delay banks)")
-    if args.readout_tau <= 1.0:
-        raise CLIError(f"--readout-tau must be > 1 (time steps), got {args.readout_tau}")
-    if args.tau <= 1.0:
-        raise CLIError(f"--tau must be > 1 (time steps), got {args.tau}")
     resolved = argparse.Namespace(**vars(args))
-    for key, value in task.defaults.items():
+    if checkpoint is not None:
+        conflicts = [
+            f"--{key.replace('_', '-')} {getattr(args, key)} (the run has {saved.get(key)})"
+            for key in RUN_SETTINGS
+            if getattr(args, key) is not None and getattr(args, key) != saved.get(key)
+        ]
+        if conflicts:
+            raise CLIError(
+                f"--resume {args.resume}: the checkpoint belongs to another run: {'; '.join(conflicts)}. "
+                f"Leave these options out to continue that run, or train a new one into another --out"
+            )
+        for key in RUN_SETTINGS:
+            setattr(resolved, key, saved.get(key))
+        if resolved.epochs is None:
+            resolved.epochs = saved["epochs"]
+        if resolved.out is None:
+            resolved.out = args.resume
+    for key, value in {**COMMON_DEFAULTS, **TASKS[dataset].defaults}.items():
         if getattr(resolved, key, None) is None:
             setattr(resolved, key, value)
     if resolved.out is None:
-        resolved.out = str(Path("runs") / args.dataset)
-    return resolved
+        resolved.out = str(Path("runs") / dataset)
+    return resolved, checkpoint
+
+
+def _load_checkpoint(folder: Path) -> dict[str, Any]:
+    """``folder/checkpoint.pt``, checked to hold what resuming needs; :class:`CLIError` if it does not."""
+    path = folder / CHECKPOINT
+    if not path.is_file():
+        raise CLIError(
+            f"--resume {folder}: there is no {CHECKPOINT} in it (spikestep train writes one into --out "
+            f"after every epoch)"
+        )
+    try:
+        checkpoint = torch.load(path, weights_only=True)
+    except Exception as exc:  # truncated, not a checkpoint, not a torch file: say so without a traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CLIError(f"--resume {folder}: cannot read {path} as a checkpoint: {reason}") from None
+    missing = [k for k in RESUME_KEYS if not isinstance(checkpoint, dict) or k not in checkpoint]
+    if missing:
+        raise CLIError(
+            f"--resume {folder}: {path} is not a checkpoint that can be resumed (it lacks "
+            f"{', '.join(missing)}: written before spikestep train saved its training state), so it "
+            f"cannot go on exactly; train anew"
+        )
+    saved = checkpoint["args"]
+    if not isinstance(saved, dict) or saved.get("dataset") not in TASKS:
+        raise CLIError(f"--resume {folder}: {path} names no data set spikestep train knows ({sorted(TASKS)})")
+    return checkpoint
+
+
+def _restore(
+    checkpoint: dict[str, Any],
+    args: argparse.Namespace,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.CosineAnnealingLR,
+    generator: torch.Generator,
+) -> int:
+    """Put the checkpoint's training state back; return the epochs it has done."""
+    done = int(checkpoint["epoch"])
+    if args.epochs < done:
+        raise CLIError(
+            f"--epochs {args.epochs}: the run in {args.resume} has trained {done} epochs already; ask for "
+            f"{done} or more"
+        )
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        generator.set_state(checkpoint["rng"]["generator"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CLIError(
+            f"--resume {args.resume}: the checkpoint's model does not fit the {type(model).__name__} its "
+            f"settings build (another architecture, or another spikestep version): {reason}"
+        ) from None
+    planned = checkpoint["args"]["epochs"]
+    print(f"resuming {Path(args.resume) / CHECKPOINT} after epoch {done} of {planned}", flush=True)
+    if args.epochs != planned:
+        # The cosine schedule was planned for the run's own total: re-plan it for the new one, from here on
+        # the learning rate an uninterrupted run of args.epochs would have.
+        scheduler.T_max = args.epochs
+        cosine = (1 + math.cos(math.pi * done / args.epochs)) / 2
+        for group in optimizer.param_groups:
+            group["lr"] = scheduler.eta_min + (group["initial_lr"] - scheduler.eta_min) * cosine
+        print(
+            f"note: the run was planned for {planned} epochs; its learning-rate schedule now runs to "
+            f"{args.epochs} (the result differs from a run planned for {args.epochs} from the start)",
+            flush=True,
+        )
+    return done
+
+
+def _training_state(
+    model: nn.Module,
+    args: argparse.Namespace,
+    history: dict[str, list[float]],
+    epoch: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    test_acc: float,
+) -> dict[str, Any]:
+    """What ``checkpoint.pt`` holds: the model and what a resumed run needs to go on exactly."""
+    return {
+        "model": type(model).__name__,
+        "state_dict": model.state_dict(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("run", "resume")},
+        "history": history,
+        "epoch": epoch,
+        "test_accuracy": test_acc,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": {"torch": torch.get_rng_state(), "generator": generator.get_state()},
+        "spikestep_version": __version__,
+    }
+
+
+def _save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """Write ``checkpoint`` to ``path`` whole or not at all (an interrupted write leaves the last one)."""
+    partial = path.with_name(path.name + ".partial")
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)
 
 
 def _evaluate(
@@ -267,7 +429,7 @@ def _record_spikes(model: nn.Module, x_seq: torch.Tensor) -> tuple[list[tuple[st
 
 def run(args: argparse.Namespace) -> int:
     """Train as ``args`` says; print one line per epoch and the files written. Returns 0."""
-    args = _resolve(args)
+    args, checkpoint = _resolve(args)
     task = TASKS[args.dataset]
     out = writable_dir(args.out)
     plt = pyplot("spikestep train's figures")  # fail now, not after training, when matplotlib is missing
@@ -278,63 +440,71 @@ def run(args: argparse.Namespace) -> int:
     model = task.build(args, data)
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args.epochs, 1))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
+    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": [], "seconds": []}
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"spikestep train: {data!r}; {type(model).__name__} ({n_params:,} parameters), T={args.T}, "
         f"readout={args.readout}, seed={args.seed}",
         flush=True,
     )
+    done = 0
+    if checkpoint is not None:
+        done = _restore(checkpoint, args, model, optimizer, scheduler, generator)
+        history = checkpoint["history"]
+        started -= history["seconds"][-1] if history["seconds"] else 0.0
 
-    history: dict[str, list[float]] = {"train_loss": [], "train_acc": [], "test_acc": [], "seconds": []}
+    checkpoint_path = out / CHECKPOINT
     n_train = len(data.y_train)
     n_batches = math.ceil(n_train / args.batch_size)
-    for epoch in range(1, args.epochs + 1):
-        model.train()
-        order = torch.randperm(n_train, generator=generator)
-        loss_sum = correct = seen = 0.0
-        bar = progress(range(n_batches), n_batches, f"epoch {epoch}/{args.epochs}", not args.no_progress)
-        for b in bar:
-            ix = order[b * args.batch_size : (b + 1) * args.batch_size]
-            scores = model(task.to_sequence(data.x_train[ix], args, generator))
-            loss = nn.functional.cross_entropy(scores * LOGIT_SCALE, data.y_train[ix])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            functional.reset_net(model)
-            loss_sum += loss.item() * len(ix)
-            correct += (scores.argmax(1) == data.y_train[ix]).sum().item()
-            seen += len(ix)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}")
-        scheduler.step()
-        test_acc, _ = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
-        history["train_loss"].append(loss_sum / seen)
-        history["train_acc"].append(correct / seen)
-        history["test_acc"].append(test_acc)
-        history["seconds"].append(time.perf_counter() - started)
-        print(
-            f"epoch {epoch:3d}/{args.epochs}  loss {loss_sum / seen:.4f}  train {correct / seen:6.2%}  "
-            f"test {test_acc:6.2%}  ({history['seconds'][-1]:.1f} s)",
-            flush=True,
-        )
+    try:
+        for epoch in range(done + 1, args.epochs + 1):
+            model.train()
+            order = torch.randperm(n_train, generator=generator)
+            loss_sum = correct = seen = 0.0
+            bar = progress(range(n_batches), n_batches, f"epoch {epoch}/{args.epochs}", not args.no_progress)
+            for b in bar:
+                ix = order[b * args.batch_size : (b + 1) * args.batch_size]
+                scores = model(task.to_sequence(data.x_train[ix], args, generator))
+                loss = nn.functional.cross_entropy(scores * LOGIT_SCALE, data.y_train[ix])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                functional.reset_net(model)
+                loss_sum += loss.item() * len(ix)
+                correct += (scores.argmax(1) == data.y_train[ix]).sum().item()
+                seen += len(ix)
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}")
+            scheduler.step()
+            test_acc, _ = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
+            history["train_loss"].append(loss_sum / seen)
+            history["train_acc"].append(correct / seen)
+            history["test_acc"].append(test_acc)
+            history["seconds"].append(time.perf_counter() - started)
+            state = _training_state(model, args, history, epoch, optimizer, scheduler, generator, test_acc)
+            _save_checkpoint(checkpoint_path, state)
+            print(
+                f"epoch {epoch:3d}/{args.epochs}  loss {loss_sum / seen:.4f}  train {correct / seen:6.2%}  "
+                f"test {test_acc:6.2%}  ({history['seconds'][-1]:.1f} s)",
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        saved = len(history["test_acc"])
+        where = out if saved > done else Path(args.resume) if checkpoint is not None else None
+        if where is not None:
+            print(
+                f"\nstopped; {where / CHECKPOINT} holds the run after epoch {saved} of {args.epochs}: "
+                f"'spikestep train --resume {where}' continues it",
+                file=sys.stderr,
+            )
+        raise
 
     test_acc, scores = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
     sample = task.to_sequence(data.x_test[:EVAL_BATCH], args, torch.Generator().manual_seed(args.seed + 1))
     rates, out_spikes = _record_spikes(model, sample)
-    checkpoint = out / "checkpoint.pt"
-    torch.save(
-        {
-            "model": type(model).__name__,
-            "state_dict": model.state_dict(),
-            "args": {k: v for k, v in vars(args).items() if k != "run"},
-            "history": history,
-            "test_accuracy": test_acc,
-            "firing_rates": dict(rates),
-            "spikestep_version": __version__,
-        },
-        checkpoint,
-    )
+    state = _training_state(model, args, history, args.epochs, optimizer, scheduler, generator, test_acc)
+    _save_checkpoint(checkpoint_path, {**state, "firing_rates": dict(rates)})
     figures = _train_plots.save_all(
         plt,
         out,
@@ -350,6 +520,6 @@ def run(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     print(f"test accuracy {test_acc:.2%} after {args.epochs} epochs in {elapsed:.1f} s")
-    for path in [checkpoint, *figures]:
+    for path in [checkpoint_path, *figures]:
         print(f"wrote {path}")
     return 0

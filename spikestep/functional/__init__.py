@@ -1,6 +1,7 @@
 """spikestep's functional core: pure functions (state in, state out) and whole-network helpers."""
 
 from .delay import check_delay_steps, delay, delay_with_state
+from .memory_state import load_memory_state, memory_state
 from .net import detach_net, reset_net, set_step_mode
 from .neuron import (
     charge_coefficients,
@@ -19,6 +20,8 @@ __all__ = [
     "delay",
     "delay_with_state",
     "detach_net",
+    "load_memory_state",
+    "memory_state",
     "multi_step_forward",
     "neuron_charge",
     "neuron_multi_step",

@@ -72,7 +72,7 @@ def test_unknown_dataset_exits_with_the_valid_choices(capsys):
 
 
 def test_negative_epochs_exit_with_a_message(capsys):
-    _fails_cleanly(["train", "--epochs", "-3"], capsys, "--epochs", ">= 0")
+    _fails_cleanly(["train", "--epochs", "-3"], capsys, "--epochs", ">= 1")
 
 
 def test_unwritable_out_exits_with_a_message(tmp_path, capsys):
