@@ -94,10 +94,15 @@ class MemoryModule(nn.Module, StepModule):
         raise NotImplementedError(f"{type(self).__name__} does not implement single_step_forward")
 
     def multi_step_forward(self, x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1:
-            raise ValueError(
+        if not isinstance(x_seq, torch.Tensor):
+            raise TypeError(
                 f"{type(self).__name__} in multi-step mode expects a tensor [T, ...] with time first, "
                 f"got {type(x_seq).__name__}"
+            )
+        if x_seq.dim() < 1:
+            raise ValueError(
+                f"{type(self).__name__} in multi-step mode expects a tensor [T, ...] with time first, "
+                f"got a 0-d tensor"
             )
         return torch.stack([self.single_step_forward(x, *args, **kwargs) for x in x_seq])
 

@@ -42,15 +42,19 @@ def delay(x_seq: torch.Tensor, delay_steps: int) -> torch.Tensor:
 def delay_with_state(x_seq: torch.Tensor, held: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One multi-step call of a delay line that carries state between calls.
 
-    ``held`` is ``[d, ...]``: the last ``d`` inputs seen before ``x_seq``, oldest first. The held inputs
-    and the new chunk are joined once and sliced: ``y = [held, x_seq][:T]`` and the new held inputs are
-    ``[held, x_seq][T:]``. No loop over time, and chunks give the same output as the whole sequence.
+    ``held`` is ``[d, ...]``: the last ``d`` inputs seen before ``x_seq``, oldest first. Of the held
+    inputs followed by the new chunk, the first ``T`` are the output and the last ``d`` are the new held
+    inputs. No loop over time, and chunks give the same output as the whole sequence.
 
-    Returns ``(y_seq, new_held)``.
+    Returns ``(y_seq, new_held)``: two new tensors that share no storage with each other, with
+    ``x_seq`` or with ``held``, ``new_held`` of exactly ``d`` steps (a stateful caller keeps ``d`` steps,
+    not the whole chunk, and in-place changes of the output or the input never reach it). Each input
+    element is copied once, as one ``torch.cat`` of ``held`` and ``x_seq`` would.
     """
     d = held.shape[0]
     if d == 0:
         return x_seq, held
     t = x_seq.shape[0]
-    joined = torch.cat((held, x_seq))
-    return joined[:t], joined[t:]
+    if t >= d:
+        return torch.cat((held, x_seq[: t - d])), x_seq[t - d :].clone()
+    return held[:t].clone(), torch.cat((held[t:], x_seq))

@@ -33,6 +33,7 @@ from collections.abc import Callable
 import torch
 
 from .. import surrogate as _surrogate
+from .._checks import compute_dtype
 from ..ops import check_backend, requested_backend
 from ..ops.neuron import reference_walk, walk
 from ..ops.neuron.generic_walk import generic_walk
@@ -44,17 +45,6 @@ Coefficients = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 def _default_surrogate() -> Surrogate:
     return _surrogate.ATan()
-
-
-def compute_dtype(x: torch.Tensor, *params: object) -> torch.dtype:
-    """The floating dtype a neuron computes in: ``x``'s when floating, else its parameters', else torch's
-    default."""
-    if x.is_floating_point():
-        return x.dtype
-    for p in params:
-        if isinstance(p, torch.Tensor) and p.is_floating_point():
-            return p.dtype
-    return torch.get_default_dtype()
 
 
 def charge_coefficients(

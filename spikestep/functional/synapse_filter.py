@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import compute_dtype
 from ..ops import synapse_filter as _op
 
 InvTau = float | torch.Tensor
@@ -19,10 +20,18 @@ InvTau = float | torch.Tensor
 
 def _as_tensor(inv_tau: InvTau, like: torch.Tensor) -> torch.Tensor:
     if isinstance(inv_tau, torch.Tensor):
-        return inv_tau.to(like.dtype) if like.is_floating_point() else inv_tau
-    return torch.tensor(
-        float(inv_tau), dtype=like.dtype if like.is_floating_point() else None, device=like.device
-    )
+        return inv_tau.to(like.dtype)
+    return torch.tensor(float(inv_tau), dtype=like.dtype, device=like.device)
+
+
+def _floating(x: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bool and integer spikes (and state) in the floating dtype of ``inv_tau``, else torch's default:
+    they then give exactly what the same values as floats give."""
+    dtype = compute_dtype(x, inv_tau)
+    x = x if x.is_floating_point() else x.to(dtype)
+    if isinstance(state, torch.Tensor) and not state.is_floating_point():
+        state = state.to(x.dtype)
+    return x, state
 
 
 def synapse_filter_step(x: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -> torch.Tensor:
@@ -39,6 +48,7 @@ def synapse_filter_step(x: torch.Tensor, state: torch.Tensor, inv_tau: InvTau) -
         >>> synapse_filter_step(torch.tensor([0.0, 1.0]), torch.tensor([2.0, 2.0]), 0.5)
         tensor([1., 3.])
     """
+    x, state = _floating(x, state, inv_tau)
     return _op.math.step(x, state, _as_tensor(inv_tau, x))
 
 
@@ -46,7 +56,8 @@ def synapse_filter_multi_step(
     x_seq: torch.Tensor, state: torch.Tensor, inv_tau: InvTau, backend: str = "auto"
 ) -> torch.Tensor:
     """All steps of a sequence: ``x_seq`` ``[T, B, ...]``, ``state`` ``[B, ...]`` (the current before
-    ``x_seq[0]``); returns the currents ``[T, B, ...]``, whose last entry is the state to carry on.
+    ``x_seq[0]``); returns the currents ``[T, B, ...]``, whose last entry is the state to carry on. Bool
+    and integer spikes are computed in the floating dtype of ``inv_tau``, else torch's default.
 
     Equal to ``T`` calls of :func:`synapse_filter_step`, but fused: one walk over time forward and one
     backward (the registered operator ``torch.ops.spikestep.synapse_filter``), with no per-step autograd
@@ -60,4 +71,5 @@ def synapse_filter_multi_step(
         >>> synapse_filter_multi_step(torch.tensor([[1.0], [0.0], [0.0]]), torch.zeros(1), 0.5).flatten()
         tensor([1.0000, 0.5000, 0.2500])
     """
+    x_seq, state = _floating(x_seq, state, inv_tau)
     return _op.synapse_filter_walk(x_seq, state, _as_tensor(inv_tau, x_seq), backend)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import torch
 
 from .. import functional as F
+from .._checks import as_compute_dtype
 from ..base import StepModule
 
 
 class _FoldTime(StepModule):
     """Mixin placed *before* a torch layer: ``class Conv2d(_FoldTime, nn.Conv2d)``.
+
+    Inputs may be bool, integer or floating spikes: bool and integer ones are cast to the layer's floating
+    dtype (its parameters', else torch's default) first, floating ones keep their dtype, in both modes.
 
     In ``'s'`` mode ``forward`` is the torch layer's. In ``'m'`` mode it checks that the input has the time
     dimension and runs ``functional.seq_to_ann_forward``: ``[T, B, ...] -> [T*B, ...] -> layer ->
@@ -22,10 +26,22 @@ class _FoldTime(StepModule):
     _seq_max_dim: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._floating(x)
         if self.step_mode == "s":
             return super().forward(x)
         self._check_sequence(x)
         return F.seq_to_ann_forward(x, self._layer_forward)
+
+    def _floating(self, x: object) -> torch.Tensor:
+        """``x`` (else ``TypeError``) with bool and integer spikes cast to the layer's floating dtype (its
+        parameters', else torch's default); floating inputs pass through in their own dtype."""
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            return x
+        params = (*self.parameters(recurse=False), *self.buffers(recurse=False))  # type: ignore[attr-defined]
+        return as_compute_dtype(x, type(self).__name__, *params, layout=self._layout_in_mode())
+
+    def _layout_in_mode(self) -> str:
+        return self._seq_layout if self.step_mode == "m" else "(one time step)"
 
     def _layer_forward(self, x: torch.Tensor) -> torch.Tensor:
         # The torch layer's forward as a bound method: torch.compile cannot inspect ``super().forward``

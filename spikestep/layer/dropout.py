@@ -6,6 +6,7 @@ import numbers
 
 import torch
 
+from .._checks import as_compute_dtype
 from ..base import MemoryModule
 
 
@@ -36,7 +37,8 @@ class Dropout(MemoryModule):
     input ``[T, B, ...]`` per call, every step multiplied by the same mask. So ``T`` single steps equal one
     multi-step call, and a sequence fed in chunks equals the sequence fed whole. Call
     ``functional.reset_net(net)`` between sequences to draw a new mask. In eval mode the layer is the
-    identity (and leaves the mask alone).
+    identity (and leaves the mask alone). Bool and integer spikes come out in torch's default float dtype,
+    floating ones in their own (in eval mode too).
 
     Args:
         p: probability of zeroing an element, in ``[0, 1)``.
@@ -80,12 +82,14 @@ class Dropout(MemoryModule):
         return self.mask
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = as_compute_dtype(x, "Dropout", layout="[B, ...]")
         if not self.training or self.p == 0.0:
             return x
         return x * self._mask_for(x)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 2:
+        x_seq = as_compute_dtype(x_seq, "Dropout", layout="[T, B, ...] with time first")
+        if x_seq.dim() < 2:
             raise ValueError(
                 f"Dropout in multi-step mode expects a tensor [T, B, ...] with time first, got "
                 f"{getattr(x_seq, 'shape', type(x_seq).__name__)}"

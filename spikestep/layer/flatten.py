@@ -33,6 +33,7 @@ class Flatten(_FoldTime, nn.Flatten):
         self.step_mode = step_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._floating(x)
         if self.step_mode == "s":
             return x.flatten(self.start_dim, self.end_dim)
         self._check_sequence(x)

@@ -7,6 +7,7 @@ import numbers
 import torch
 import torch.nn as nn
 
+from .._checks import as_compute_dtype
 from ..base import StepModule
 
 
@@ -22,6 +23,7 @@ class VotingLayer(nn.Module, StepModule):
         step_mode: ``'s'`` or ``'m'``.
 
     A last dimension that is not a multiple of ``v`` raises ``ValueError`` (nothing is silently dropped).
+    Floating inputs keep their dtype; bool and integer spikes are averaged in torch's default float dtype.
 
     Example::
 
@@ -33,19 +35,31 @@ class VotingLayer(nn.Module, StepModule):
 
     def __init__(self, voting_size: int = 10, step_mode: str = "s") -> None:
         super().__init__()
-        if isinstance(voting_size, bool) or not isinstance(voting_size, numbers.Integral):
-            raise TypeError(
-                f"voting_size must be a positive int, got {type(voting_size).__name__} {voting_size!r}"
-            )
-        if voting_size < 1:
-            raise ValueError(f"voting_size must be a positive int (neurons per class), got {voting_size}")
-        self.voting_size = int(voting_size)
+        self.voting_size = voting_size
         self.step_mode = step_mode
+
+    @property
+    def voting_size(self) -> int:
+        """``v``, neurons per class: a positive int, checked on every assignment."""
+        state = self.__dict__
+        return (
+            state["_voting_size"] if "_voting_size" in state else state["voting_size"]
+        )  # pickled before it was checked
+
+    @voting_size.setter
+    def voting_size(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"voting_size must be a positive int, got {type(value).__name__} {value!r}")
+        if value < 1:
+            raise ValueError(f"voting_size must be a positive int (neurons per class), got {value}")
+        self._voting_size = int(value)
 
     def extra_repr(self) -> str:
         return f"voting_size={self.voting_size}, step_mode={self.step_mode}"
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Bool and integer votes are averaged in torch's default float dtype (mean needs a floating one).
+        x = as_compute_dtype(x, "VotingLayer", layout="[..., C * voting_size]")
         if x.dim() < 1:
             raise ValueError("VotingLayer expects an input [..., C * voting_size], got a 0-d tensor")
         n = x.shape[-1]

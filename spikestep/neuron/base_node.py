@@ -7,7 +7,15 @@ from typing import Any
 import torch
 
 from .. import surrogate as _surrogate
-from .._checks import check_bool, check_broadcasts_to_step, check_real
+from .._checks import (
+    as_compute_dtype,
+    check_bool,
+    check_broadcasts_to_step,
+    check_inv_tau_below_one,
+    check_real,
+    check_tensor,
+    inv_tau_check_key,
+)
 from ..base import MemoryModule
 from ..functional.neuron import (
     Coefficients,
@@ -53,7 +61,20 @@ class BaseNode(MemoryModule):
         store_v_seq: in multi-step mode, keep the membrane after each step in ``v_seq`` ``[T, B, ...]``.
 
     Memories: ``v`` (starts at ``v_reset``, or 0 under soft reset, and takes the input's shape, dtype and
-    device on the first call) and ``v_seq`` (``None`` unless ``store_v_seq``).
+    device on the first call) and ``v_seq`` (``None`` unless ``store_v_seq``). Both are new tensors of the
+    node's own (``v`` one step, ``v_seq`` the steps of the last call), never the input or the spikes it
+    returned: reusing an input buffer or changing the spikes in place does not change the next step.
+
+    Inputs may be bool, integer or floating spikes (or currents). Floating inputs are computed in their own
+    dtype (float16 and bfloat16 on the torch walk); bool and integer ones in the node's floating dtype
+    (its parameters' or buffers', else torch's default), so they give exactly what the same values as
+    floats give. Spikes and membranes come out in that compute dtype, in both step modes. NaN, +inf and
+    -inf follow one rule on every backend (:mod:`spikestep.ops.neuron.math`): NaN propagates and never
+    fires, +inf fires and resets, -inf never fires.
+
+    Every setting above can be assigned later (``node.v_threshold = 0.5``) and is checked as the
+    constructor checks it, ``v_reset < v_threshold`` included; ``reset()`` then brings ``v`` back to the
+    new ``v_reset``.
     """
 
     def __init__(
@@ -67,42 +88,78 @@ class BaseNode(MemoryModule):
         store_v_seq: bool = False,
     ) -> None:
         super().__init__()
-        owner = type(self).__name__
-        v_threshold = check_real(v_threshold, "v_threshold", owner)
-        if v_reset is not None:
-            v_reset = check_real(v_reset, "v_reset", owner)
-            if v_reset >= v_threshold:
-                raise ValueError(
-                    f"{owner}: v_reset ({v_reset}) must be below v_threshold ({v_threshold}), or None for a "
-                    f"soft reset; a neuron reset at or above its threshold fires at every step"
-                )
-        if surrogate_function is None:
-            from ..surrogate import ATan
-
-            surrogate_function = ATan()
-        if not callable(surrogate_function):
-            raise TypeError(
-                f"{owner}: surrogate_function must be callable (e.g. spikestep.surrogate.ATan()), got "
-                f"{type(surrogate_function).__name__}"
-            )
-        check_backend(backend, owner)
-        if backend in ("numba", "triton"):
-            from .._runtime import numba_jit, triton_jit
-
-            reason = (numba_jit if backend == "numba" else triton_jit).unavailable_reason()
-            if reason:
-                raise ValueError(
-                    f"{owner}: backend={backend!r} is not usable here ({reason}); use 'auto' or 'torch'"
-                )
+        # Each setting goes through __setattr__, which checks it: the constructor and a later assignment
+        # (node.v_reset = ..., node.backend = ...) accept and refuse the same values.
         self.v_threshold = v_threshold
         self.v_reset = v_reset
         self.surrogate_function = surrogate_function
-        self.detach_reset = check_bool(detach_reset, "detach_reset", owner)
+        self.detach_reset = detach_reset
         self.step_mode = step_mode
         self.backend = backend
-        self.store_v_seq = check_bool(store_v_seq, "store_v_seq", owner)
-        self.register_memory("v", 0.0 if v_reset is None else v_reset)
+        self.store_v_seq = store_v_seq
+        self.register_memory("v", self._v_rest())
         self.register_memory("v_seq", None)
+
+    # The settings, checked on every assignment (see _checked_setting).
+    _SETTINGS = frozenset(
+        (
+            "v_threshold",
+            "v_reset",
+            "surrogate_function",
+            "detach_reset",
+            "store_v_seq",
+            "backend",
+            "decay_input",
+        )
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in BaseNode._SETTINGS:
+            value = self._checked_setting(name, value)
+            if name == "surrogate_function" and not isinstance(value, torch.nn.Module):
+                # nn.Module refuses to replace a registered submodule (the default ATan) by a plain function.
+                self.__dict__.get("_modules", {}).pop(name, None)
+        super().__setattr__(name, value)
+        if name == "v_reset" and "v" in self.__dict__.get("_memories_rv", {}):
+            self._memories_rv["v"] = self._v_rest()  # reset() brings the membrane back to the new rest
+
+    def _v_rest(self) -> float:
+        return 0.0 if self.v_reset is None else self.v_reset
+
+    def _checked_setting(self, name: str, value: Any) -> Any:
+        owner = type(self).__name__
+        if name == "v_threshold":
+            value = check_real(value, "v_threshold", owner)
+            self._check_reset_below_threshold(self.__dict__.get("v_reset"), value)
+        elif name == "v_reset":
+            if value is not None:
+                value = check_real(value, "v_reset", owner)
+            self._check_reset_below_threshold(value, self.__dict__.get("v_threshold"))
+        elif name == "surrogate_function":
+            if value is None:
+                from ..surrogate import ATan
+
+                value = ATan()
+            if not callable(value):
+                raise TypeError(
+                    f"{owner}: surrogate_function must be callable (e.g. spikestep.surrogate.ATan()), got "
+                    f"{type(value).__name__}"
+                )
+        elif name == "backend":
+            value = _check_node_backend(value, owner)
+        else:  # detach_reset, store_v_seq, decay_input
+            value = check_bool(value, name, owner)
+        return value
+
+    def _check_reset_below_threshold(self, v_reset: float | None, v_threshold: float | None) -> None:
+        if v_reset is None or v_threshold is None or v_reset < v_threshold:
+            return
+        raise ValueError(
+            f"{type(self).__name__}: v_reset ({v_reset}) must be below v_threshold ({v_threshold}), or None for "
+            f"a soft reset; a neuron reset at or above its threshold fires at every step. To move both, set "
+            f"them in an order that keeps v_reset < v_threshold in between (lower v_reset first when lowering "
+            f"the threshold below it)"
+        )
 
     # What a subclass decides: the charge. IF by default (H = V + X).
     def _inv_tau(self) -> InvTau:
@@ -114,7 +171,34 @@ class BaseNode(MemoryModule):
     def charge_coefficients(self, dtype: torch.dtype, device: torch.device) -> Coefficients:
         """``(a, b, c)`` of the affine charge ``H = a V + b X + c``: tensors of ``dtype`` on ``device``
         that broadcast against one step's input (one value, one per channel, or one per element)."""
-        return charge_coefficients(self._inv_tau(), self._decay_input(), self.v_reset, dtype, device)
+        inv_tau = self._inv_tau()
+        if inv_tau is not None:
+            self._check_inv_tau(inv_tau, dtype)
+        return charge_coefficients(inv_tau, self._decay_input(), self.v_reset, dtype, device)
+
+    def _tau_source(self) -> object:
+        """What ``1/tau`` is computed from (a float, the tau tensor, the parameter ``w``): the forward's
+        check that ``1/tau`` stays below 1 runs again only when it (or the compute dtype) changes."""
+        return None
+
+    def _check_inv_tau(self, inv_tau: float | torch.Tensor, dtype: torch.dtype) -> None:
+        if torch.compiler.is_compiling():
+            return  # a data-dependent check would break the graph; construction and assignment checked it
+        key = inv_tau_check_key(self._tau_source(), dtype)
+        if key is not None and self.__dict__.get("_inv_tau_checked") == key:
+            return
+        check_inv_tau_below_one(
+            inv_tau,
+            dtype,
+            self._per_channel_name(),
+            type(self).__name__,
+            learned=self._tau_is_learned(),
+            at_call=True,
+        )
+        self.__dict__["_inv_tau_checked"] = key
+
+    def _tau_is_learned(self) -> bool:
+        return False
 
     def charge(self, x: torch.Tensor, v: torch.Tensor, *params: torch.Tensor) -> torch.Tensor:
         """A non-affine charge ``H = f(X, V)``: override this (and :meth:`charge_parameters`) instead of
@@ -170,7 +254,8 @@ class BaseNode(MemoryModule):
         return self.v.to(like.dtype)
 
     def _walk(self, x_seq: torch.Tensor, store_v_seq: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        x_seq = x_seq.to(self._compute_dtype(x_seq))
+        if not x_seq.is_floating_point():
+            x_seq = as_compute_dtype(x_seq, type(self).__name__, *self.parameters(), *self.buffers())
         v0 = self._membrane(x_seq.shape[1:], x_seq)
         if self._has_custom_charge():
             self._refuse_forced_backend("a non-affine charge")
@@ -187,16 +272,18 @@ class BaseNode(MemoryModule):
         )  # fmt: skip
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(x).__name__}")
+        check_tensor(x, type(self).__name__, "[B, ...]")
+        # The walk returns new tensors of one step each: the spikes and the membrane share no storage
+        # with the input, with each other or with what the module held before.
         s, self.v = self._walk(x.unsqueeze(0), False)
         return s[0]
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1:
+        check_tensor(x_seq, type(self).__name__, "[T, B, ...] with time first")
+        if x_seq.dim() < 1:
             raise ValueError(
-                f"{type(self).__name__} in multi-step mode expects a tensor [T, B, ...] with time first, got "
-                f"{type(x_seq).__name__}"
+                f"{type(self).__name__} in multi-step mode expects a tensor [T, B, ...] with time first, got a "
+                f"0-d tensor"
             )
         if x_seq.shape[0] == 0:
             self._membrane(x_seq.shape[1:], x_seq)  # the shape check still applies
@@ -217,3 +304,16 @@ class BaseNode(MemoryModule):
             f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, detach_reset={self.detach_reset}, "
             f"step_mode={self.step_mode}, backend={self.backend}"
         )
+
+
+def _check_node_backend(backend: object, owner: str) -> str:
+    check_backend(backend, owner)
+    if backend in ("numba", "triton"):
+        from .._runtime import numba_jit, triton_jit
+
+        reason = (numba_jit if backend == "numba" else triton_jit).unavailable_reason()
+        if reason:
+            raise ValueError(
+                f"{owner}: backend={backend!r} is not usable here ({reason}); use 'auto' or 'torch'"
+            )
+    return backend  # type: ignore[return-value]

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from .._checks import check_bool, check_tau_tensor
+from .._checks import check_inv_tau_below_one, check_tau_tensor
 from ..functional.neuron import InvTau
 from .base_node import BaseNode
 
@@ -58,7 +58,7 @@ class LIFNode(BaseNode):
         )
         self.register_buffer("_tau_tensor", None, persistent=False)
         self.tau = tau
-        self.decay_input = check_bool(decay_input, "decay_input", type(self).__name__)
+        self.decay_input = decay_input  # checked on assignment (BaseNode.__setattr__)
 
     @property
     def tau(self) -> float | torch.Tensor:
@@ -68,6 +68,8 @@ class LIFNode(BaseNode):
     @tau.setter
     def tau(self, value: float | torch.Tensor) -> None:
         value = check_tau_tensor(value, "tau", type(self).__name__)
+        # 1/tau in float32, the default compute dtype (each forward checks the dtype it computes in).
+        check_inv_tau_below_one(1.0 / value, torch.float32, "tau", type(self).__name__)
         if isinstance(value, torch.Tensor):
             self._tau_tensor = value
             self._tau = None
@@ -76,7 +78,11 @@ class LIFNode(BaseNode):
             self._tau = value
 
     def _inv_tau(self) -> InvTau:
-        return 1.0 / (self._tau_tensor if self._tau_tensor is not None else self._tau)
+        return 1.0 / self._tau_source()
+
+    def _tau_source(self) -> float | torch.Tensor:
+        tau_tensor = self._buffers["_tau_tensor"]  # straight from nn.Module's dict: this runs at every step
+        return tau_tensor if tau_tensor is not None else self._tau
 
     def _decay_input(self) -> bool:
         return self.decay_input

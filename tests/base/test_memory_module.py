@@ -147,3 +147,12 @@ def test_deepcopy_works_while_a_memory_is_part_of_the_graph():
     c = copy.deepcopy(m)
     assert torch.equal(c.total, m.total.detach())
     assert not c.total.requires_grad
+
+
+def test_default_multi_step_given_a_non_tensor_is_a_type_error_naming_the_module():
+    acc = Accumulator()
+    acc.step_mode = "m"
+    with pytest.raises(TypeError, match=r"Accumulator in multi-step mode expects a tensor \[T, \.\.\.\]"):
+        acc([1.0, 2.0])
+    with pytest.raises(ValueError, match="got a 0-d tensor"):
+        acc(torch.tensor(1.0))

@@ -37,3 +37,14 @@ def test_delay_with_state_carries_the_held_inputs():
     y2, held = functional.delay_with_state(x[2:], held)
     torch.testing.assert_close(torch.cat([y1, y2]), functional.delay(x, 3))
     torch.testing.assert_close(held, x[2:])
+
+
+@pytest.mark.parametrize(("d", "t"), [(1, 5), (3, 3), (4, 2), (2, 0)])
+def test_delay_with_state_returns_new_tensors_and_exactly_d_held_steps(d, t):
+    held, x = torch.rand(d, 2, 3), torch.rand(t, 2, 3)
+    y, new_held = functional.delay_with_state(x, held)
+    joined = torch.cat((held, x))
+    assert torch.equal(y, joined[:t]) and torch.equal(new_held, joined[t:])
+    storages = [a.untyped_storage().data_ptr() for a in (y, new_held, x, held) if a.numel()]
+    assert len(set(storages)) == len(storages)
+    assert new_held.untyped_storage().nbytes() == d * 2 * 3 * 4

@@ -43,11 +43,33 @@ def test_zero_delay_is_the_identity(step_mode):
     assert torch.equal(delay(x), x)
 
 
-def test_delay_steps_is_read_only():
+def test_delay_steps_can_be_set_while_the_layer_holds_no_inputs():
+    delay = layer.Delay(3, step_mode="m")
+    delay.delay_steps = 1
+    assert torch.equal(delay(torch.tensor([1.0, 2.0, 3.0])), torch.tensor([0.0, 1.0, 2.0]))
+    delay.reset()
+    delay.delay_steps = 2
+    assert torch.equal(delay(torch.tensor([1.0, 2.0, 3.0])), torch.tensor([0.0, 0.0, 1.0]))
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_changing_delay_steps_while_inputs_are_held_asks_for_reset(step_mode):
+    delay = layer.Delay(2, step_mode=step_mode)
+    delay(torch.ones(1, 3) if step_mode == "m" else torch.ones(3))
+    delay.delay_steps = 2  # the same value: nothing changes
+    with pytest.raises(ValueError, match=r"cannot change to 3 now; call reset\(\)"):
+        delay.delay_steps = 3
+    assert delay.delay_steps == 2
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [(1.5, TypeError), ("3", TypeError), (True, TypeError), (-1, ValueError)]
+)
+def test_delay_steps_assignment_is_checked_like_the_constructor(bad, error):
     delay = layer.Delay(3)
+    with pytest.raises(error, match="delay_steps must be"):
+        delay.delay_steps = bad
     assert delay.delay_steps == 3
-    with pytest.raises(AttributeError):
-        delay.delay_steps = 4
 
 
 @pytest.mark.parametrize("bad", [1.5, "3", True, None, [2]])
@@ -188,3 +210,129 @@ def test_gradcheck_through_chunks_and_single_steps():
         return torch.cat(y)
 
     assert torch.autograd.gradcheck(run, (x,))
+
+
+# --- streams that never lie: aliasing, storage, spike dtypes ---------------------------------------------
+
+INTEGER_DTYPES = [torch.bool, torch.uint8, torch.int32, torch.int64]
+FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+def _calls(x_seq, step_mode, chunk=2):
+    return list(x_seq.split(chunk)) if step_mode == "m" else list(x_seq)
+
+
+def _joined(outputs, step_mode):
+    return torch.cat(outputs) if step_mode == "m" else torch.stack(outputs)
+
+
+def _held(delay):
+    queue = delay.queue
+    return [] if queue is None else (list(queue) if isinstance(queue, list) else [queue])
+
+
+def _storages(*tensors):
+    return {t.untyped_storage().data_ptr() for t in tensors}
+
+
+def test_a_reused_input_buffer_is_handed_on_as_it_was_when_given():
+    delay, buf, out = layer.Delay(2), torch.zeros(2), []
+    for t in range(5):
+        buf.fill_(t + 1)
+        out.append(delay(buf)[0].item())
+    assert out == [0.0, 0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_reusing_one_input_buffer_for_every_call_gives_what_fresh_inputs_give(d, step_mode):
+    x_seq = torch.rand(8, 2, 3)
+    delay = layer.Delay(d, step_mode=step_mode)
+    calls = _calls(x_seq, step_mode)
+    buf = torch.empty_like(calls[0])
+    got = []
+    for x in calls:
+        buf.copy_(x)
+        got.append(delay(buf).clone())
+        buf.fill_(float("nan"))
+    assert torch.equal(_joined(got, step_mode), reference_delay(x_seq, d))
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_an_in_place_change_of_the_output_never_changes_what_comes_later(d, step_mode):
+    x_seq = torch.rand(8, 2, 3)
+    delay = layer.Delay(d, step_mode=step_mode)
+    got = []
+    for x in _calls(x_seq, step_mode):
+        y = delay(x)
+        got.append(y.clone())
+        y.fill_(float("nan"))
+    assert torch.equal(_joined(got, step_mode), reference_delay(x_seq, d))
+
+
+@pytest.mark.parametrize("d", [1, 2, 5])
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_the_held_inputs_share_no_storage_with_an_input_or_an_output(d, step_mode):
+    delay = layer.Delay(d, step_mode=step_mode)
+    for x in _calls(torch.rand(9, 2, 3), step_mode, chunk=3):
+        y = delay(x)
+        assert not _storages(*_held(delay)) & _storages(x, y)
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("modes", ["s", "m", "sm", "ms"])
+def test_the_held_inputs_are_exactly_the_last_d_steps_of_storage_after_any_call_and_detach_net(d, modes):
+    delay = layer.Delay(d, step_mode=modes[0])
+    x_seq = torch.rand(60, 4, 3, requires_grad=True)
+    step_bytes = 4 * 3 * 4
+    calls = [("m", x_seq[:50]), ("m", x_seq[50:52])] if modes[0] == "m" else [("s", x) for x in x_seq[:4]]
+    if len(modes) == 2:
+        calls += [(modes[1], x_seq[52:55] if modes[1] == "m" else x_seq[52])]
+    for mode, x in calls:
+        delay.step_mode = mode
+        delay(x)
+        for _ in range(2):
+            held = _held(delay)
+            total = sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in held}.values())
+            assert total == d * step_bytes
+            functional.detach_net(delay)
+
+
+def test_a_delay_of_one_keeps_one_step_of_a_long_chunk():
+    delay = layer.Delay(1, step_mode="m")
+    delay(torch.zeros(1000, 16, 16))
+    assert delay.queue.untyped_storage().nbytes() == 16 * 16 * 4
+
+
+def _integer_spikes(dtype, t=9, shape=(2, 3)):
+    g = torch.Generator().manual_seed(3)
+    low, high = {torch.bool: (0, 2), torch.uint8: (0, 4)}.get(dtype, (-2, 4))
+    return torch.randint(low, high, (t, *shape), generator=g).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_bool_and_integer_spikes_are_handed_on_as_the_default_float_dtype(dtype, step_mode):
+    x = _integer_spikes(dtype)
+    expected = reference_delay(x.float(), 2)
+    for chunk in (1, 4, len(x)):
+        delay = layer.Delay(2, step_mode=step_mode)
+        got = _joined([delay(c) for c in _calls(x, step_mode, chunk)], step_mode)
+        assert got.dtype == torch.float32
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES + FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_zero_delay_follows_the_same_dtype_rule(dtype, step_mode):
+    x = _integer_spikes(dtype) if dtype in INTEGER_DTYPES else torch.rand(3, 2).to(dtype)
+    y = layer.Delay(0, step_mode=step_mode)(x if step_mode == "m" else x[0])
+    assert y.dtype == (dtype if dtype in FLOAT_DTYPES else torch.float32)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("bad", [[1.0], 1.0, None], ids=["list", "float", "None"])
+def test_a_non_tensor_input_is_a_type_error_naming_the_layer(step_mode, bad):
+    with pytest.raises(TypeError, match=r"Delay expects a torch\.Tensor"):
+        layer.Delay(2, step_mode=step_mode)(bad)

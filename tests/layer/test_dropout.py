@@ -122,3 +122,32 @@ def test_setting_p_later_is_validated_too():
     drop = layer.Dropout(0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         drop.p = 1.0
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.uint8, torch.int32, torch.int64], ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("training", [True, False])
+def test_bool_and_integer_spikes_give_exactly_what_the_same_values_as_floats_give(dtype, step_mode, training):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 2 if dtype == torch.bool else 4, (3, 2, 8), generator=g).to(dtype)
+    x = x if step_mode == "m" else x[0]
+    outputs = []
+    for given in (x, x.float()):
+        torch.manual_seed(1)
+        drop = layer.Dropout(0.5, step_mode=step_mode).train(training)
+        outputs.append(drop(given))
+    assert outputs[0].dtype == torch.float32
+    assert torch.equal(outputs[0], outputs[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64], ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_floating_spikes_keep_their_dtype(dtype, step_mode):
+    x = torch.ones(3, 2, 8, dtype=dtype)
+    assert layer.Dropout(0.5, step_mode=step_mode)(x if step_mode == "m" else x[0]).dtype == dtype
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_non_tensor_input_is_a_type_error_naming_the_layer(step_mode):
+    with pytest.raises(TypeError, match=r"Dropout expects a torch\.Tensor"):
+        layer.Dropout(0.5, step_mode=step_mode)([[1.0]])

@@ -171,3 +171,47 @@ def test_invalid_step_mode_is_rejected():
 def test_repr_shows_the_step_mode():
     assert "step_mode=m" in repr(layer.Conv2d(1, 2, 3, step_mode="m"))
     assert repr(layer.AdaptiveAvgPool2d(1)) == "AdaptiveAvgPool2d(output_size=1, step_mode=s)"
+
+
+SPIKE_DTYPES = [torch.bool, torch.uint8, torch.int32, torch.int64]
+FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+def _values(dtype, shape):
+    g = torch.Generator().manual_seed(0)
+    low, high = {torch.bool: (0, 2), torch.uint8: (0, 4)}.get(dtype, (-2, 4))
+    return torch.randint(low, high, shape, generator=g).to(dtype)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("dtype", SPIKE_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_bool_and_integer_spikes_give_exactly_what_the_same_values_as_floats_give(name, dtype, step_mode):
+    factory, _, step_shape = CASES[name]
+    m = _randomised(factory()).eval()
+    m.step_mode = step_mode
+    x = _values(dtype, (T, *step_shape) if step_mode == "m" else step_shape)
+    y = m(x)
+    assert y.dtype == torch.float32
+    assert torch.equal(y, m(x.float()))
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_floating_spikes_are_computed_and_returned_in_their_own_dtype(name, dtype, step_mode):
+    factory, _, step_shape = CASES[name]
+    m = _randomised(factory()).eval().to(dtype)  # a layer with parameters computes in theirs: match them
+    m.step_mode = step_mode
+    x = _values(torch.uint8, (T, *step_shape) if step_mode == "m" else step_shape).to(dtype)
+    assert m(x).dtype == dtype
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_non_tensor_input_is_a_type_error_naming_the_layer(name, step_mode):
+    factory, _, _ = CASES[name]
+    m = factory()
+    m.step_mode = step_mode
+    with pytest.raises(TypeError, match=f"{type(m).__name__} expects a torch.Tensor"):
+        m([[1.0, 0.0]])

@@ -234,3 +234,194 @@ def test_deepcopy_and_pickle_continue_exactly_as_the_original(data, learnable, s
     upstream = torch.randn(rest.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     out = assert_copies_continue_like_the_original(syn, run_steps, rest, upstream if learnable else None)
     torch.testing.assert_close(out, reference_synapse(x, syn.tau)[cut:], rtol=1e-9, atol=1e-9)
+
+
+# --- streams that never lie: aliasing, storage, spike dtypes, settings --------------------------------
+
+FILTERS = {
+    "fixed": lambda **kw: layer.SynapseFilter(tau=2.0, **kw),
+    "per_channel": lambda **kw: layer.SynapseFilter(tau=torch.tensor([2.0, 4.0, 8.0]), **kw),
+    "learnable": lambda **kw: layer.SynapseFilter(tau=2.0, learnable=True, **kw),
+}
+INTEGER_DTYPES = [torch.bool, torch.uint8, torch.int32, torch.int64]
+FLOAT_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+
+
+def _calls(x_seq, step_mode, chunk=2):
+    """The inputs of the calls that feed ``x_seq``: chunks in ``'m'``, steps in ``'s'``."""
+    return list(x_seq.split(chunk)) if step_mode == "m" else list(x_seq)
+
+
+def _storages(*tensors):
+    return {t.untyped_storage().data_ptr() for t in tensors}
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_an_in_place_change_of_the_output_never_changes_the_next_step(kind, step_mode):
+    x_seq = spikes(8, 2, 3)
+    expected = run_steps(FILTERS[kind](step_mode="m"), x_seq).detach()
+    syn = FILTERS[kind](step_mode=step_mode)
+    got = []
+    for x in _calls(x_seq, step_mode):
+        y = syn(x).detach()  # detach shares the storage: an in-place op on it reaches the same memory
+        got.append(y.clone())
+        y.mul_(0)
+    assert torch.equal(torch.cat(got) if step_mode == "m" else torch.stack(got), expected)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_an_in_place_dropout_after_the_filter_does_not_reach_its_current(step_mode):
+    torch.manual_seed(0)
+    x_seq = spikes(8, 2, 3)
+    expected = layer.SynapseFilter(tau=2.0, step_mode="m")(x_seq)
+    syn = layer.SynapseFilter(tau=2.0, step_mode=step_mode)
+    drop = torch.nn.Dropout(0.5, inplace=True)
+    got = []
+    for x in _calls(x_seq, step_mode):
+        y = syn(x)
+        got.append(y.clone())
+        drop(y)
+    assert torch.equal(torch.cat(got) if step_mode == "m" else torch.stack(got), expected)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_reusing_one_input_buffer_for_every_call_gives_what_fresh_inputs_give(kind, step_mode):
+    x_seq = spikes(8, 2, 3)
+    expected = run_steps(FILTERS[kind](step_mode="m"), x_seq).detach()
+    syn = FILTERS[kind](step_mode=step_mode)
+    calls = _calls(x_seq, step_mode)
+    buf = torch.empty_like(calls[0])
+    got = []
+    for x in calls:
+        buf.copy_(x)
+        got.append(syn(buf).detach().clone())
+        buf.fill_(float("nan"))
+    assert torch.equal(torch.cat(got) if step_mode == "m" else torch.stack(got), expected)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_the_current_shares_no_storage_with_the_input_or_the_output(kind, step_mode):
+    syn = FILTERS[kind](step_mode=step_mode)
+    for x in _calls(spikes(6, 2, 3), step_mode, chunk=3):
+        y = syn(x)
+        assert not _storages(syn.out_i) & _storages(x, y)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_the_current_holds_one_step_of_storage_after_any_call_and_after_detach_net(kind, step_mode):
+    syn = FILTERS[kind](step_mode=step_mode)
+    x_seq = spikes(50, 4, 3).requires_grad_(True)
+    for x in [x_seq[:40], x_seq[40:]] if step_mode == "m" else list(x_seq[:3]):
+        syn(x)
+        for _ in range(2):
+            assert syn.out_i.untyped_storage().nbytes() == 4 * 3 * 4
+            functional.detach_net(syn)
+
+
+def _integer_spikes(dtype, t=9, shape=(2, 3)):
+    g = torch.Generator().manual_seed(3)
+    low, high = {torch.bool: (0, 2), torch.uint8: (0, 4)}.get(dtype, (-2, 4))
+    return torch.randint(low, high, (t, *shape), generator=g).to(dtype)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("dtype", INTEGER_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_bool_and_integer_spikes_give_exactly_what_the_same_values_as_floats_give(kind, dtype, step_mode):
+    x = _integer_spikes(dtype)
+    as_float = FILTERS[kind](step_mode="m")
+    expected = as_float(x.float()).detach()
+    for chunk in (1, 4, len(x)):
+        syn = FILTERS[kind](step_mode=step_mode)
+        got = torch.cat([syn(c) for c in x.split(chunk)]) if step_mode == "m" else run_steps(syn, x)
+        assert got.dtype == torch.float32 and syn.out_i.dtype == torch.float32
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
+        torch.testing.assert_close(syn.out_i, as_float.out_i, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_integer_spikes_are_computed_in_the_floating_dtype_of_w(step_mode):
+    syn = layer.SynapseFilter(tau=3.0, learnable=True, step_mode=step_mode).double()
+    x = _integer_spikes(torch.int64)
+    got = run_steps(syn, x)
+    assert got.dtype == torch.float64
+    expected = layer.SynapseFilter(tau=3.0, learnable=True, step_mode="m").double()(x.double())
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("kind", FILTERS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_floating_spikes_are_computed_and_returned_in_their_own_dtype(kind, dtype, step_mode):
+    x = spikes(4, 2, 3)  # tau in {2, 4, 8} and four steps: every current is exact in every dtype
+    expected = FILTERS[kind](step_mode="m").double()(x.double()).detach()
+    syn = FILTERS[kind](step_mode=step_mode).to(dtype)
+    got = run_steps(syn, x.to(dtype))
+    assert got.dtype == dtype and syn.out_i.dtype == dtype
+    torch.testing.assert_close(got.double(), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("bad", [[1.0], 1.0, None], ids=["list", "float", "None"])
+def test_a_non_tensor_input_is_a_type_error_naming_the_filter(step_mode, bad):
+    with pytest.raises(TypeError, match=r"SynapseFilter expects a torch\.Tensor"):
+        layer.SynapseFilter(step_mode=step_mode)(bad)
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+@pytest.mark.parametrize("tau", [1.0 + 1e-9, torch.tensor([3.0, 1.0 + 1e-9], dtype=torch.float64)])
+def test_a_tau_whose_inverse_rounds_to_one_in_float32_is_refused(learnable, tau):
+    with pytest.raises(ValueError, match=r"rounds to exactly 1 in torch.float32.*at least 1.0000001"):
+        layer.SynapseFilter(tau=tau, learnable=learnable)
+    syn = layer.SynapseFilter(tau=torch.full((2,), 2.0, dtype=torch.float64), learnable=learnable)
+    before = syn.tau.clone()
+    with pytest.raises(ValueError, match=r"rounds to exactly 1 in torch\.float32"):
+        syn.tau = tau
+    torch.testing.assert_close(syn.tau, before)
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_tau_whose_inverse_rounds_to_one_in_the_input_dtype_is_refused_at_the_call(
+    learnable, dtype, step_mode
+):
+    syn = layer.SynapseFilter(tau=1.0002, learnable=learnable, step_mode=step_mode)
+    syn(torch.ones(1, 2) if step_mode == "m" else torch.ones(2))  # 1/tau < 1 in float32
+    syn.reset()
+    x = torch.ones(1, 2, dtype=dtype) if step_mode == "m" else torch.ones(2, dtype=dtype)
+    with pytest.raises(ValueError, match=rf"rounds to exactly 1 in {dtype}.*wider floating dtype"):
+        syn(x)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_learned_w_whose_sigmoid_is_one_in_float32_is_refused_at_the_next_call(step_mode):
+    syn = layer.SynapseFilter(tau=2.0, learnable=True, step_mode=step_mode)
+    x = torch.ones(1, 2) if step_mode == "m" else torch.ones(2)
+    syn(x)
+    with torch.no_grad():
+        syn.w.fill_(25.0)  # tau reads 1 + 1.4e-11 > 1, but sigmoid(w) is 1.0 in float32
+    assert syn.tau > 1.0
+    with pytest.raises(ValueError, match=r"sigmoid\(w\) rounds to exactly 1 in torch.float32.*clamp_"):
+        syn(x)
+
+
+def test_learnable_cannot_change_after_construction():
+    syn = layer.SynapseFilter(tau=2.0)
+    syn.learnable = False  # the same value: nothing to do
+    with pytest.raises(ValueError, match=r"learnable is fixed at construction.*SynapseFilter\(tau=\.\.\."):
+        syn.learnable = True
+    with pytest.raises(TypeError, match="learnable must be True or False"):
+        syn.learnable = "yes"
+    assert syn.learnable is False and list(syn.parameters()) == []
+
+
+def test_step_mode_assignment_is_checked():
+    syn = layer.SynapseFilter()
+    with pytest.raises(ValueError, match="step_mode must be one of"):
+        syn.step_mode = "multi"
+    assert syn.step_mode == "s"

@@ -55,3 +55,31 @@ def test_voting_passes_gradients_evenly():
     x = torch.rand(2, 6, requires_grad=True)
     layer.VotingLayer(3)(x).sum().backward()
     torch.testing.assert_close(x.grad, torch.full((2, 6), 1 / 3))
+
+
+@pytest.mark.parametrize("dtype", [torch.bool, torch.uint8, torch.int32, torch.int64], ids=str)
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_bool_and_integer_votes_are_averaged_in_the_default_float_dtype(dtype, step_mode):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 2 if dtype == torch.bool else 5, (3, 2, 6), generator=g).to(dtype)
+    y = layer.VotingLayer(3, step_mode=step_mode)(x if step_mode == "m" else x[0])
+    assert y.dtype == torch.float32
+    assert torch.equal(y, reference_votes(x.float() if step_mode == "m" else x[0].float(), 3))
+
+
+@pytest.mark.parametrize("bad", [[1.0, 0.0], 1.0, None], ids=["list", "float", "None"])
+def test_a_non_tensor_input_is_a_type_error_naming_the_layer(bad):
+    with pytest.raises(TypeError, match=r"VotingLayer expects a torch\.Tensor"):
+        layer.VotingLayer(2)(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [(0, ValueError), (-2, ValueError), (2.0, TypeError), (True, TypeError)]
+)
+def test_voting_size_assignment_is_checked_like_the_constructor(bad, error):
+    voting = layer.VotingLayer(2)
+    with pytest.raises(error, match="voting_size must be a positive int"):
+        voting.voting_size = bad
+    assert voting.voting_size == 2
+    voting.voting_size = 3
+    assert voting(torch.ones(1, 6)).shape == (1, 2)

@@ -5,7 +5,8 @@ registered operator (:mod:`.op`) on every backend. Anything else (a non-linear c
 as a plain function) runs here, in PyTorch, still as one walk each way: the forward keeps no autograd
 graph (it stores the membranes), and the backward walks back once, asking autograd for one step's
 vector-Jacobian product at a time. The reset is the textbook ``H (1 - S) + V_reset S`` (or
-``H - V_th S``), correct for smooth (``spiking=False``) surrogates too.
+``H - V_th S``), correct for smooth (``spiking=False``) surrogates too; non-finite values follow
+:mod:`.math` (a membrane at ``+inf`` fires and resets to ``V_reset``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def _step(charge, params, x, v, v_threshold, v_reset, surrogate_function, detach
     s_reset = s.detach() if detach_reset else s
     if v_reset is None:
         return s, h - s_reset * v_threshold
+    # A membrane at +inf fires and resets like any other (as in .math, where the reset is a selection):
+    # where S = 1 the kept part H (1 - S) is 0, not inf * 0 = NaN. Finite H is left alone, gradients too.
+    h = torch.where(torch.isposinf(h) & (s_reset.detach() == 1), torch.zeros_like(h), h)
     return s, h * (1.0 - s_reset) + s_reset * v_reset
 
 

@@ -12,6 +12,20 @@ IF is ``a = b = 1, c = 0``; LIF with ``k = 1/tau`` is ``a = 1 - k`` and ``b = k`
 ``b = 1``, ``c = k V_reset``. The reset is a selection, not ``H (1 - S) + V_{reset} S``: a membrane at
 ``+inf`` fires and resets like any other (``inf * 0`` would give NaN).
 
+Non-finite values have one meaning, the same on every backend (torch, numba, Triton) and in both step
+modes (a single step is a walk of length one):
+
+- **NaN propagates.** ``NaN >= V_th`` is false, so a NaN membrane never fires; it is not reset either,
+  and ``a NaN + ...`` keeps it NaN at every later step (until ``reset()``). A NaN input makes the
+  membrane NaN from that step on.
+- **+inf fires and resets.** ``H = +inf`` fires. Hard reset: ``V = V_reset``, and the neuron carries on
+  from there. Soft reset: ``V = H - V_th = +inf``, so it fires at every later step.
+- **-inf never fires.** ``H = -inf`` stays below the threshold and is kept: the membrane stays ``-inf``
+  (and silent) until an input of ``+inf`` meets it (``-inf + inf`` is NaN).
+
+Everything else follows IEEE arithmetic on the formulas above. The generic walk (:mod:`.generic_walk`, for charges and surrogates the operator
+cannot read) gives the same values.
+
 Gradient, walking back from ``t = T - 1`` (``dV`` the gradient reaching ``V[t]``, ``g_S`` that reaching
 ``S[t]``):
 

@@ -6,6 +6,12 @@
 as ``I[t] = a[t] I[t-1] + x[t]`` with the per-step factor ``a[t] = 1 - (1 - x[t]) k``. Its derivatives:
 ``dI[t]/dI[t-1] = a[t]``, ``dI[t]/dx[t] = 1 + k I[t-1]``, ``dI[t]/dk = (x[t] - 1) I[t-1]``.
 
+Non-finite values follow this formula in IEEE arithmetic, the same on every backend and in the single
+step: a NaN input or current makes every later current NaN; an input of ``+inf`` (``a = +inf``) gives
+``+inf`` on a positive current and NaN on a zero or negative one (``inf * 0``, ``inf - inf``), an input of
+``-inf`` gives ``-inf`` on a positive current and NaN otherwise; an infinite current stays infinite under
+0/1 spikes (``a > 0``).
+
 Each piece takes ``one`` (1 in the compute dtype) instead of a literal, so the same function serves torch
 tensors (``one=1.0``), numba scalars (a typed 1) and Triton blocks; every backend and the single step
 call these.
