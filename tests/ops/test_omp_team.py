@@ -13,8 +13,14 @@ from spikestep._runtime import omp_team as _omp_team
 
 torch_on_openmp = "ATen parallel backend: OpenMP" in torch.__config__.parallel_info()
 needs_team = pytest.mark.skipif(
-    not (torch_on_openmp and _omp_team.team() is not None), reason="torch runs on no OpenMP team here"
+    not (torch_on_openmp and _omp_team.found() is not None), reason="torch runs on no OpenMP team here"
 )
+
+
+@pytest.fixture(autouse=True)
+def _team_switched_on(monkeypatch):
+    # The team is opt-in (SPIKESTEP_OMP_TEAM=1); these tests are about it, so they switch it on.
+    monkeypatch.setenv(_omp_team.ENV, "1")
 
 
 @pytest.mark.skipif(
@@ -79,6 +85,11 @@ def test_a_forked_child_does_not_use_the_team():
     child.start()
     child.join(timeout=30)
     assert child.exitcode == 0 and queue.get(timeout=5) is True
+
+
+def test_the_team_is_off_by_default(monkeypatch):
+    monkeypatch.delenv(_omp_team.ENV)
+    assert _omp_team.team() is None
 
 
 def test_the_switch_turns_the_team_off(monkeypatch):
