@@ -7,32 +7,15 @@
   Triton) kernels with the torch backend's gradient.
 """
 
-import importlib.util
-import os
-
 import pytest
 import torch
 import torch.nn as nn
-
-if not torch.cuda.is_available() and importlib.util.find_spec("triton") is not None:
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+from backends import BACKENDS, CPU_BACKENDS, TRITON_DEVICE, needs_numba
 
 from spikestep import neuron, ops, surrogate
 from spikestep._runtime import numba_jit as _numba
-from spikestep._runtime import triton_jit as _triton
 
-if torch.cuda.is_available() and _triton.available():
-    TRITON_DEVICE = torch.device("cuda")
-elif _triton.interpreting() and _triton.available():
-    TRITON_DEVICE = torch.device("cpu")
-else:
-    TRITON_DEVICE = None
-
-needs_numba = pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
-needs_triton = pytest.mark.skipif(
-    TRITON_DEVICE is None, reason="needs Triton and CUDA (or TRITON_INTERPRET=1)"
-)
-FUSED = ["torch", pytest.param("numba", marks=needs_numba)]
+FUSED = CPU_BACKENDS
 
 T, B, C = 7, 2, 3
 DT = torch.float64
@@ -292,11 +275,7 @@ def triangle(x, alpha):
     return torch.clamp(alpha - alpha**2 * x.abs(), min=0.0)
 
 
-SURROGATE_BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=needs_numba),
-    pytest.param("triton", marks=needs_triton),
-]
+SURROGATE_BACKENDS = BACKENDS
 
 
 def run_with_surrogate(sf, backend, dtype, x, tau):

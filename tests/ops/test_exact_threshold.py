@@ -5,37 +5,13 @@ The Triton kernels run on CUDA, or on the CPU under Triton's interpreter (``TRIT
 when there is no GPU, as ``test_triton_walks.py`` does).
 """
 
-import importlib.util
-import os
-
 import pytest
 import torch
-
-if not torch.cuda.is_available() and importlib.util.find_spec("triton") is not None:
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+from backends import BACKENDS, TRITON_DEVICE
 
 from spikestep import neuron, ops, surrogate
-from spikestep._runtime import numba_jit as _numba
-from spikestep._runtime import triton_jit as _triton
 from spikestep.functional.neuron import neuron_multi_step, neuron_step
 
-if torch.cuda.is_available() and _triton.available():
-    TRITON_DEVICE = torch.device("cuda")
-elif _triton.interpreting() and _triton.available():
-    TRITON_DEVICE = torch.device("cpu")
-else:
-    TRITON_DEVICE = None
-
-BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=pytest.mark.skipif(not _numba.available(), reason="numba is not usable")),
-    pytest.param(
-        "triton",
-        marks=pytest.mark.skipif(
-            TRITON_DEVICE is None, reason="needs Triton and CUDA (or TRITON_INTERPRET=1)"
-        ),
-    ),
-]
 DTYPES = [torch.float32, torch.float64]
 
 

@@ -9,38 +9,16 @@ The Triton kernels run on a CUDA device, or on the CPU under Triton's interprete
 set here as ``tests/ops/test_triton_walks.py`` sets it, before the kernels are first loaded).
 """
 
-import importlib.util
 import math
-import os
 
 import pytest
 import torch
-
-if not torch.cuda.is_available() and importlib.util.find_spec("triton") is not None:
-    os.environ.setdefault("TRITON_INTERPRET", "1")
+from backends import BACKENDS, TRITON_DEVICE
 
 from spikestep import layer, neuron, surrogate
-from spikestep._runtime import numba_jit as _numba
-from spikestep._runtime import triton_jit as _triton
 
 NAN, INF = math.nan, math.inf
 
-if torch.cuda.is_available() and _triton.available():
-    TRITON_DEVICE = torch.device("cuda")
-elif _triton.interpreting() and _triton.available():
-    TRITON_DEVICE = torch.device("cpu")
-else:
-    TRITON_DEVICE = None
-
-needs_numba = pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
-needs_triton = pytest.mark.skipif(
-    TRITON_DEVICE is None, reason="needs Triton (a CUDA device or TRITON_INTERPRET=1)"
-)
-BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=needs_numba),
-    pytest.param("triton", marks=needs_triton),
-]
 STEP_MODES = ["s", "m"]
 # Triton's interpreter computes in numpy, which warns about the NaN that inf * 0 makes on purpose here.
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")

@@ -6,40 +6,14 @@ The Triton kernels run on CUDA, or on the CPU under Triton's interpreter (``TRIT
 when there is no GPU, as ``test_triton_walks.py`` does): the shapes stay tiny.
 """
 
-import importlib.util
 import math
-import os
 
 import pytest
 import torch
-
-# Without a GPU the Triton kernels run under the CPU interpreter; set before they are first loaded.
-if not torch.cuda.is_available() and importlib.util.find_spec("triton") is not None:
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
+from backends import BACKENDS, CPU_BACKENDS, TRITON_DEVICE
 from torch.func import functional_call
 
 from spikestep import layer, neuron, ops, surrogate
-from spikestep._runtime import numba_jit as _numba
-from spikestep._runtime import triton_jit as _triton
-
-if torch.cuda.is_available() and _triton.available():
-    TRITON_DEVICE = torch.device("cuda")
-elif _triton.interpreting() and _triton.available():
-    TRITON_DEVICE = torch.device("cpu")
-else:
-    TRITON_DEVICE = None
-
-needs_numba = pytest.mark.skipif(not _numba.available(), reason="numba is not usable here")
-needs_triton = pytest.mark.skipif(
-    TRITON_DEVICE is None, reason="needs Triton and CUDA (or TRITON_INTERPRET=1)"
-)
-BACKENDS = [
-    "torch",
-    pytest.param("numba", marks=needs_numba),
-    pytest.param("triton", marks=needs_triton),
-]
-CPU_BACKENDS = ["torch", pytest.param("numba", marks=needs_numba)]
 
 T, B, C = 6, 2, 3
 DT = torch.float64
