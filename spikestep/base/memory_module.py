@@ -124,6 +124,22 @@ class MemoryModule(nn.Module, StepModule):
                 f"shape."
             )
 
+    def _state_like(
+        self, name: str, state: torch.Tensor, shape: torch.Size, like: torch.Tensor
+    ) -> torch.Tensor:
+        """A held tensor memory, checked against the input ``like`` it meets: of the ``shape`` the input
+        implies and on its device (else a ``ValueError`` naming the fix), in its dtype (converted: a
+        sequence may go on in another floating dtype, the state rounded to it)."""
+        self._check_state_shape(name, state, shape)
+        if state.device != like.device:
+            raise ValueError(
+                f"{type(self).__name__}: the input is on {like.device}, but the module holds its state "
+                f"'{name}' on {state.device} from earlier calls. Move the network with net.to(device) (which "
+                f"moves the state too) before feeding it inputs on another device, or call "
+                f"spikestep.functional.reset_net(net) to start a new sequence there."
+            )
+        return state if state.dtype == like.dtype else state.to(like.dtype)
+
     def __getstate__(self) -> dict[str, Any]:
         # A copy (deepcopy, pickle) cannot share the original's autograd graph, and torch refuses to copy
         # non-leaf tensors: copies hold the memories' values, detached.

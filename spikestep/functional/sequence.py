@@ -51,7 +51,16 @@ def seq_to_ann_forward(x_seq: torch.Tensor, module_or_modules: ModuleOrModules) 
     y = x_seq.flatten(0, 1)
     for m in _as_chain(module_or_modules, "seq_to_ann_forward"):
         y = m(y)
-    return y.unflatten(0, x_seq.shape[:2])
+    t, b = x_seq.shape[:2]
+    if not isinstance(y, torch.Tensor) or y.dim() < 1 or y.shape[0] != t * b:
+        got = f"shape {tuple(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(
+            f"seq_to_ann_forward: the module(s) turned [T*B, ...] = [{t * b}, ...] into {got}: they must keep "
+            f"the batch dimension first (one output per sample) to unfold it back to [T, B, ...]; use modules "
+            f"that treat the samples of a batch independently (not Flatten(start_dim=0), not a reduction over "
+            f"the batch)"
+        )
+    return y.unflatten(0, (t, b))
 
 
 def multi_step_forward(x_seq: torch.Tensor, module_or_modules: ModuleOrModules) -> torch.Tensor:
@@ -70,6 +79,11 @@ def multi_step_forward(x_seq: torch.Tensor, module_or_modules: ModuleOrModules) 
     if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 1:
         raise TypeError("multi_step_forward: x_seq must be a torch.Tensor with time first [T, ...]")
     chain = _as_chain(module_or_modules, "multi_step_forward")
+    if x_seq.shape[0] == 0:
+        raise ValueError(
+            f"multi_step_forward: x_seq has no time steps (shape {tuple(x_seq.shape)}): the modules never run, "
+            f"so the shape of their output is unknown; skip empty sequences (or chunks) instead"
+        )
     outputs = []
     for x in x_seq:
         for m in chain:

@@ -7,6 +7,7 @@ import torch
 from .. import functional as F
 from .._checks import as_compute_dtype
 from ..base import StepModule
+from . import _args
 
 
 class _FoldTime(StepModule):
@@ -28,9 +29,25 @@ class _FoldTime(StepModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self._floating(x)
         if self.step_mode == "s":
+            self._check_step(x, x.shape)
             return super().forward(x)
         self._check_sequence(x)
+        self._check_step(x, x.shape[1:])
         return F.seq_to_ann_forward(x, self._layer_forward)
+
+    # float16/bfloat16 inputs to float32 parameters: torch's batch norm computes them, Linear and Conv do not.
+    _mixed_dtype_ok = False
+
+    def _check_step(self, x: torch.Tensor, step: torch.Size) -> None:
+        """Refuse what torch would refuse deep inside (a ``RuntimeError``): an input on another device or
+        in another dtype than the parameters, and (:meth:`_check_step_shape`) a step ``[B, ...]`` of a
+        shape the layer cannot take."""
+        params = (*self.parameters(recurse=False), *self.buffers(recurse=False))  # type: ignore[attr-defined]
+        _args.same_device_and_dtype(x, params, type(self).__name__, self._mixed_dtype_ok)
+        self._check_step_shape(step)
+
+    def _check_step_shape(self, step: torch.Size) -> None:
+        """One step's shape ``[B, ...]`` against the layer (its rank, channels, size): subclasses."""
 
     def _floating(self, x: object) -> torch.Tensor:
         """``x`` (else ``TypeError``) with bool and integer spikes cast to the layer's floating dtype (its

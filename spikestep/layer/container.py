@@ -64,7 +64,8 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
 
     ``y[t] = modules(x_seq[t])`` for ``t = 0 .. T-1`` (``functional.multi_step_forward``), stacked as
     ``[T, ...]``. Stateful single-step modules keep their memories across the steps (and after the call),
-    so this turns any single-step network into a multi-step one. Multi-step only.
+    so this turns any single-step network into a multi-step one. Multi-step only. A sequence with no steps
+    (``T = 0``) is a ``ValueError``: the modules never run, so the shape of their output is unknown.
 
     Example::
 

@@ -79,7 +79,7 @@ class Delay(MemoryModule):
             # Copies, not views of the [d, ...] block: each step then frees the input it hands on.
             self.queue = [held.clone() for held in self.queue.unbind(0)]
             self.ring_start = 0
-        self._check_state_shape("queue", self.queue[0], x.shape)
+        self._state_like("queue", self.queue[0], x.shape, x)  # the shape and device; dtype: see single_step
         return self.queue
 
     def _held_as_tensor(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -90,9 +90,7 @@ class Delay(MemoryModule):
             start = self.ring_start
             self.queue = torch.stack(self.queue[start:] + self.queue[:start])
             self.ring_start = 0
-        self._check_state_shape("queue", self.queue, torch.Size(shape))
-        held = self.queue
-        return held if held.dtype == x_seq.dtype else held.to(x_seq.dtype)
+        return self._state_like("queue", self.queue, torch.Size(shape), x_seq)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (isinstance(x, torch.Tensor) and x.is_floating_point()):

@@ -73,19 +73,19 @@ class Dropout(MemoryModule):
     def extra_repr(self) -> str:
         return f"p={self.p}, step_mode={self.step_mode}"
 
-    def _mask_for(self, step: torch.Tensor) -> torch.Tensor:
+    def _mask_for(self, step: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        """The sequence's mask for steps of ``shape`` like ``step`` (drawn on the first call after a
+        reset), in ``step``'s dtype."""
         if self.mask is None:
             keep = 1.0 - self.p
-            self.mask = torch.empty(step.shape, dtype=step.dtype, device=step.device).bernoulli_(keep) / keep
-        else:
-            self._check_state_shape("mask", self.mask, step.shape)
-        return self.mask
+            self.mask = torch.empty(shape, dtype=step.dtype, device=step.device).bernoulli_(keep) / keep
+        return self._state_like("mask", self.mask, shape, step)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         x = as_compute_dtype(x, "Dropout", layout="[B, ...]")
         if not self.training or self.p == 0.0:
             return x
-        return x * self._mask_for(x)
+        return x * self._mask_for(x, x.shape)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         x_seq = as_compute_dtype(x_seq, "Dropout", layout="[T, B, ...] with time first")
@@ -96,5 +96,6 @@ class Dropout(MemoryModule):
             )
         if not self.training or self.p == 0.0:
             return x_seq
-        # [B, ...] mask broadcasts over the T steps.
-        return x_seq * self._mask_for(x_seq[0])
+        # [B, ...] mask broadcasts over the T steps (an empty chunk, T = 0, draws it too: the shape check
+        # applies to every chunk, and the steps that come next use it).
+        return x_seq * self._mask_for(x_seq, x_seq.shape[1:])

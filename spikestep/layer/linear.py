@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 
+from . import _args
 from ._fold import _FoldTime
 
 
@@ -35,5 +37,17 @@ class Linear(_FoldTime, nn.Linear):
         device: object = None,
         dtype: object = None,
     ) -> None:
-        super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
+        owner = type(self).__name__
+        in_features = _args.count(in_features, "in_features", owner)
+        out_features = _args.count(out_features, "out_features", owner)
+        bias = _args.flag(bias, "bias", owner)
+        _args.factory(device, dtype, owner)
+        with _args.allocating(owner):
+            super().__init__(in_features, out_features, bias, device=device, dtype=dtype)
         self.step_mode = step_mode
+
+    def _check_step_shape(self, step: torch.Size) -> None:
+        owner = type(self).__name__
+        if len(step) == 0:
+            raise ValueError(f"{owner} expects one step [B, ..., in_features], got a 0-d tensor")
+        _args.matches(step[-1], self.in_features, "features in its last dimension", step, owner)

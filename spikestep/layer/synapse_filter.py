@@ -38,7 +38,8 @@ class SynapseFilter(MemoryModule):
         step_mode: ``'s'``: input ``[B, ...]`` per call; ``'m'``: input ``[T, B, ...]`` per call.
 
     The current (memory ``out_i``) takes the input's shape, dtype and device on the first call and carries
-    over between calls until :meth:`reset` (or ``functional.reset_net``). Multi-step mode over ``[T, ...]``
+    over between calls until :meth:`reset` (or ``functional.reset_net``); a later input in another floating
+    dtype converts it, one of another shape or on another device is a ``ValueError`` that names the fix. Multi-step mode over ``[T, ...]``
     equals ``T`` single steps; a sequence fed in chunks equals the sequence fed whole. ``out_i`` is the
     module's own copy of the last current (one step), never the tensor it returned: changing the output
     in place (``y.mul_(0)``, an in-place dropout after the filter) does not change the next step.
@@ -152,9 +153,7 @@ class SynapseFilter(MemoryModule):
     def _state_for(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
         if not isinstance(self.out_i, torch.Tensor):
             return torch.full(shape, float(self.out_i), dtype=like.dtype, device=like.device)
-        state = self.out_i
-        self._check_state_shape("out_i", state, shape)
-        return state if state.dtype == like.dtype else state.to(like.dtype)
+        return self._state_like("out_i", self.out_i, shape, like)
 
     def _checked_inv_tau(self, step: torch.Size, dtype: torch.dtype) -> F.synapse_filter.InvTau:
         source, learnable = self._tau_source(), self.learnable
@@ -187,6 +186,7 @@ class SynapseFilter(MemoryModule):
                 "SynapseFilter in multi-step mode expects [T, ...] with time first, got a 0-d tensor"
             )
         if x_seq.shape[0] == 0:
+            self._state_for(x_seq.shape[1:], x_seq)  # the shape check still applies
             return x_seq.clone()
         inv_tau = self._checked_inv_tau(x_seq.shape[1:], x_seq.dtype)
         out = F.synapse_filter_multi_step(x_seq, self._state_for(x_seq.shape[1:], x_seq), inv_tau)

@@ -61,7 +61,9 @@ class BaseNode(MemoryModule):
         store_v_seq: in multi-step mode, keep the membrane after each step in ``v_seq`` ``[T, B, ...]``.
 
     Memories: ``v`` (starts at ``v_reset``, or 0 under soft reset, and takes the input's shape, dtype and
-    device on the first call) and ``v_seq`` (``None`` unless ``store_v_seq``). Both are new tensors of the
+    device on the first call; a later input in another floating dtype converts it, one of another shape or
+    on another device is a ``ValueError`` until ``functional.reset_net`` or ``net.to(device)``) and ``v_seq``
+    (``None`` unless ``store_v_seq``). Both are new tensors of the
     node's own (``v`` one step, ``v_seq`` the steps of the last call), never the input or the spikes it
     returned: reusing an input buffer or changing the spikes in place does not change the next step.
 
@@ -248,10 +250,25 @@ class BaseNode(MemoryModule):
             )
 
     def _membrane(self, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
+        self._check_settings_fit(like.dtype)
         if not isinstance(self.v, torch.Tensor):
             return torch.full(shape, float(self.v), dtype=like.dtype, device=like.device)
-        self._check_state_shape("v", self.v, shape)
-        return self.v.to(like.dtype)
+        return self._state_like("v", self.v, shape, like)
+
+    def _check_settings_fit(self, dtype: torch.dtype) -> None:
+        """``v_threshold`` and ``v_reset`` in the range of the dtype a call computes in (``1e30`` is finite
+        in float32, not in float16, where the membrane would start or reset at an infinity)."""
+        if torch.compiler.is_compiling():
+            return  # construction and assignment checked the values; the dtype is the graph's
+        largest = torch.finfo(dtype).max
+        for name in ("v_threshold", "v_reset"):
+            value = self.__dict__.get(name)
+            if value is not None and abs(value) > largest:
+                raise ValueError(
+                    f"{type(self).__name__}: {name} = {value} does not fit in {dtype} (largest {largest:g}), "
+                    f"the dtype this call computes in; give a {name} within its range, or feed inputs of a "
+                    f"wider floating dtype (float32, float64)"
+                )
 
     def _walk(self, x_seq: torch.Tensor, store_v_seq: bool) -> tuple[torch.Tensor, torch.Tensor]:
         if not x_seq.is_floating_point():
@@ -286,8 +303,8 @@ class BaseNode(MemoryModule):
                 f"0-d tensor"
             )
         if x_seq.shape[0] == 0:
-            self._membrane(x_seq.shape[1:], x_seq)  # the shape check still applies
             empty = x_seq.new_empty(x_seq.shape, dtype=self._compute_dtype(x_seq))
+            self._membrane(x_seq.shape[1:], empty)  # the shape and device checks still apply
             if self.store_v_seq:
                 self.v_seq = empty.clone()
             return empty

@@ -31,7 +31,19 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
         >>> heaviside(torch.tensor([-1.0, 0.0, 2.0]))
         tensor([0., 1., 1.])
     """
+    x = _checked_input(x, "heaviside")
     return (x >= 0).to(x.dtype)
+
+
+def _checked_input(x: object, owner: str) -> torch.Tensor:
+    """``x`` if it is a real tensor (bool, integer or floating), else a ``TypeError``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{owner} expects a torch.Tensor, got {type(x).__name__}; convert it first, e.g. torch.as_tensor(x)"
+        )
+    if x.is_complex():
+        raise TypeError(f"{owner} expects a real tensor (bool, integer or floating), got {x.dtype}")
+    return x
 
 
 class _SurrogateSpike(torch.autograd.Function):
@@ -55,8 +67,7 @@ class _SurrogateSpike(torch.autograd.Function):
 
 def spike(x: torch.Tensor, derivative: Derivative, alpha: float) -> torch.Tensor:
     """Fire ``heaviside(x)`` and pass gradients back through ``derivative(x, alpha)``."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"a surrogate spike function expects a torch.Tensor, got {type(x).__name__}")
+    x = _checked_input(x, "a surrogate spike function")
     return _SurrogateSpike.apply(x, derivative, alpha)
 
 
@@ -150,7 +161,11 @@ class SurrogateFunction(nn.Module):
 
     @classmethod
     def derivative(cls, x: torch.Tensor, alpha: float) -> torch.Tensor:
-        """The surrogate gradient at ``x`` for ``alpha``: :meth:`gradient` evaluated on tensors."""
+        """The surrogate gradient at ``x`` for ``alpha``: :meth:`gradient` evaluated on tensors (bool and
+        integer ``x`` in torch's default float dtype)."""
+        x = _checked_input(x, f"{cls.__name__}.derivative")
+        if not x.is_floating_point():
+            x = x.to(torch.get_default_dtype())
         c1, c2 = cls.constants(alpha)
         return _torch_form(cls.gradient)(x, *elementwise.constants((1.0, c1, c2), x))
 
@@ -161,7 +176,7 @@ class SurrogateFunction(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.spiking:
             return spike(x, type(self).derivative, self.alpha)
-        return self.primitive(x, self.alpha)
+        return self.primitive(_checked_input(x, type(self).__name__), self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, spiking={self.spiking}"
