@@ -527,7 +527,7 @@ def test_a_backend_that_is_not_one_of_the_four_is_refused():
         (
             lambda: layer.Delay(True),
             TypeError,
-            r"delay_steps must be an int >= 0 \(a number of time steps\), got bool",
+            r"delay_steps must be an int >= 0 \(a number of time steps\) or an integer tensor \(one per channel\), got bool",
         ),
         (
             lambda: layer.Delay(-1),

@@ -352,6 +352,13 @@ def _make_batch_norm(cls):
     return make
 
 
+def _delay_steps(draw):
+    """An int, or per-channel delays: one per channel of a small last dimension (fits some steps)."""
+    if draw(st.booleans()):
+        return draw(st.integers(0, 4))
+    return torch.tensor(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
+
+
 def _linear_step(draw, module):
     features = module.in_features if draw(st.integers(0, 9)) else draw(st.integers(0, 4))
     rank = draw(st.integers(0, 2))  # [B, ..., in]: 0 to 2 dims before the features
@@ -410,7 +417,12 @@ SPECS: dict[str, Spec] = {
     "BatchNorm2d": Spec(_make_batch_norm(layer.BatchNorm2d), _channels_step(2, "num_features")),
     "Conv1d": Spec(_make_conv(layer.Conv1d, 1), _channels_step(1, "in_channels")),
     "Conv2d": Spec(_make_conv(layer.Conv2d, 2), _channels_step(2, "in_channels")),
-    "Delay": Spec(lambda d: layer.Delay(d(st.integers(0, 4))), _elementwise_step, stateful=True),
+    "Delay": Spec(lambda d: layer.Delay(_delay_steps(d)), _elementwise_step, stateful=True),
+    "DelayBank": Spec(
+        lambda d: layer.DelayBank(d(st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True))),
+        _elementwise_step,
+        stateful=True,
+    ),
     "Dropout": Spec(
         lambda d: layer.Dropout(d(st.sampled_from([0.0, 0.25, 0.5, 0.9]))), _elementwise_step, stateful=True
     ),

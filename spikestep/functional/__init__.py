@@ -1,6 +1,13 @@
 """spikestep's functional core: pure functions (state in, state out) and whole-network helpers."""
 
-from .delay import check_delay_steps, delay, delay_with_state
+from .delay import (
+    check_delay_steps,
+    delay,
+    delay_bank_with_state,
+    delay_step,
+    delay_with_state,
+    longest_delay,
+)
 from .memory_state import load_memory_state, memory_state
 from .net import detach_net, reset_net, set_step_mode
 from .neuron import (
@@ -18,9 +25,12 @@ __all__ = [
     "charge_coefficients",
     "check_delay_steps",
     "delay",
+    "delay_bank_with_state",
+    "delay_step",
     "delay_with_state",
     "detach_net",
     "load_memory_state",
+    "longest_delay",
     "memory_state",
     "multi_step_forward",
     "neuron_charge",

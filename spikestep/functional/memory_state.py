@@ -40,14 +40,12 @@ def memory_state(net: nn.Module) -> dict[str, torch.Tensor]:
     - an int (e.g. ``ring_start``, an encoder's step counter): ``k#int``, a 0-d ``torch.int64`` tensor;
     - a float (e.g. a membrane still at its reset value ``0.0``): ``k#float``, a 0-d ``torch.float64``
       tensor (exact: a Python float is a double);
-    - a list (e.g. a single-step Delay's ring): ``k#list``, its length as a 0-d ``torch.int64`` tensor,
-      and item ``i`` under ``k#i``, encoded by these same rules (``k#0``, ``k#1#int``, ...);
+    - a list: ``k#list``, its length as a 0-d ``torch.int64`` tensor, and item ``i`` under ``k#i``,
+      encoded by these same rules (``k#0``, ``k#1#int``, ...);
     - a tuple: as a list, with ``k#tuple`` for the length.
 
-    So a single-step :class:`~spikestep.layer.Delay` with ``d = 2`` at ``"1"`` gives ``1.queue#list``
-    (``2``), ``1.queue#0``, ``1.queue#1`` (the ring's tensors, in ring order) and ``1.ring_start#int``
-    (where the ring starts); after a multi-step call it gives ``1.queue`` (a ``[d, ...]`` tensor) and
-    ``1.ring_start#int``. Any other kind of memory raises ``TypeError`` (an int beyond int64, ``ValueError``). A module shared at several
+    So a :class:`~spikestep.layer.Delay` with ``d = 2`` at ``"1"`` gives ``1.queue`` (its ring, a
+    ``[2, ...]`` tensor) and ``1.ring_start#int`` (where the ring's oldest input is). Any other kind of memory raises ``TypeError`` (an int beyond int64, ``ValueError``). A module shared at several
     places in ``net`` is saved once, under its first name (as ``named_modules`` lists it). Tensors are
     saved detached: a resumed stream starts a new autograd graph, as after ``functional.detach_net``.
 
@@ -62,7 +60,7 @@ def memory_state(net: nn.Module) -> dict[str, torch.Tensor]:
         >>> first = [net(x[t]) for t in range(3)]  # the stream so far
         >>> state = memory_state(net)
         >>> sorted(state)
-        ['0.queue#0', '0.queue#1', '0.queue#list', '0.ring_start#int', '1.v', '1.v_seq#none']
+        ['0.queue', '0.ring_start#int', '1.v', '1.v_seq#none']
         >>> buffer = io.BytesIO(); torch.save(state, buffer); _ = buffer.seek(0)
         >>> resumed = build()  # elsewhere, later
         >>> load_memory_state(resumed, torch.load(buffer, weights_only=True))
@@ -94,8 +92,8 @@ def load_memory_state(net: nn.Module, state: Mapping[str, torch.Tensor]) -> None
     - a tensor whose shape or dtype differs from the tensor the memory holds now: a network that has
       run checks every tensor; one fresh from its constructor (or after ``functional.reset_net``) holds
       no tensors yet and takes any, and its modules check them against the next input;
-    - what spikestep's own modules need: a :class:`~spikestep.layer.Delay` holds ``delay_steps``
-      inputs of one shape, ``0 <= ring_start < delay_steps``; a neuron's ``v_seq`` is
+    - what spikestep's own modules need: a :class:`~spikestep.layer.Delay` holds ``max_delay``
+      inputs, ``0 <= ring_start < max_delay``; a neuron's ``v_seq`` is
       ``[T, *v.shape]``.
 
     A ``state`` that is not a mapping of strings to tensors is a ``TypeError``.
@@ -303,25 +301,17 @@ def _module_checks(module: nn.Module, prefix: str, values: dict[str, Any]) -> li
     """What spikestep's own modules need of their memories, checked on a fresh network too."""
     problems: list[str] = []
     if _is_spikestep(module, "spikestep.layer.delay", "Delay") and {"queue", "ring_start"} <= set(values):
-        d, queue, start = module.delay_steps, values["queue"], values["ring_start"]
-        held = list(queue) if isinstance(queue, (list, tuple)) else queue
-        if isinstance(queue, torch.Tensor) and (queue.dim() == 0 or queue.shape[0] != d):
+        d, queue, start = module.max_delay, values["queue"], values["ring_start"]
+        if queue is not None and (
+            not isinstance(queue, torch.Tensor) or queue.dim() == 0 or queue.shape[0] != d
+        ):
             problems.append(
-                f"{prefix + 'queue'!r}: a Delay with delay_steps={d} holds a [{d}, ...] tensor, the state has "
+                f"{prefix + 'queue'!r}: a Delay with max_delay={d} holds a [{d}, ...] tensor, the state has "
                 f"{_describe(queue)} (a state for another network?)"
             )
-        elif isinstance(held, list):
-            if len(held) != d:
-                problems.append(
-                    f"{prefix + 'queue'!r}: a Delay with delay_steps={d} holds a ring of {d} inputs, the state "
-                    f"has {len(held)} (a state for another network?)"
-                )
-            kinds = {t.shape if isinstance(t, torch.Tensor) else type(t) for t in held}
-            if len(kinds) > 1 or (held and not isinstance(held[0], torch.Tensor)):
-                problems.append(f"{prefix + 'queue'!r}: the ring's items must be tensors of one shape")
         if not isinstance(start, int) or isinstance(start, bool) or not 0 <= start < max(d, 1):
             problems.append(
-                f"{prefix + 'ring_start'!r}: must be an int in [0, {max(d, 1) - 1}] for delay_steps={d}, got "
+                f"{prefix + 'ring_start'!r}: must be an int in [0, {max(d, 1) - 1}] for max_delay={d}, got "
                 f"{start!r}"
             )
     if _is_spikestep(module, "spikestep.neuron.base_node", "BaseNode"):

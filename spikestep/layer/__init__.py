@@ -4,6 +4,7 @@ from .batch_norm import BatchNorm1d, BatchNorm2d
 from .container import MultiStepContainer, SeqToANNContainer
 from .conv import Conv1d, Conv2d
 from .delay import Delay
+from .delay_bank import DelayBank
 from .dropout import Dropout
 from .flatten import Flatten
 from .linear import Linear
@@ -22,6 +23,7 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "Delay",
+    "DelayBank",
     "Dropout",
     "Flatten",
     "Linear",

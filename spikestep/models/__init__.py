@@ -3,7 +3,7 @@
 All run in multi-step mode: input ``[T, B, ...]``, output class scores ``[B, num_classes]`` in ``[0, 1]``.
 """
 
-from .delay_bank import DelayBank
+from ..layer import DelayBank
 from .digits import DigitsNet
 from .mnist1d import DelayNet
 from .readout import READOUTS, Readout

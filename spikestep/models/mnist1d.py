@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from .. import layer, neuron
-from .delay_bank import DelayBank
+from ..layer import DelayBank
 from .readout import Readout
 
 

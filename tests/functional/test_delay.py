@@ -48,3 +48,12 @@ def test_delay_with_state_returns_new_tensors_and_exactly_d_held_steps(d, t):
     storages = [a.untyped_storage().data_ptr() for a in (y, new_held, x, held) if a.numel()]
     assert len(set(storages)) == len(storages)
     assert new_held.untyped_storage().nbytes() == d * 2 * 3 * 4
+
+
+def test_per_channel_delay_with_state_equals_the_stateless_delay_in_chunks():
+    x, d = torch.rand(7, 2, 3), torch.tensor([0, 3, 1])
+    held = torch.zeros(3, 2, 3)
+    y1, held = functional.delay_with_state(x[:2], held, d)
+    y2, held = functional.delay_with_state(x[2:], held, d)
+    assert torch.equal(torch.cat([y1, y2]), functional.delay(x, d))
+    assert torch.equal(held, x[-3:])

@@ -336,3 +336,129 @@ def test_a_zero_delay_follows_the_same_dtype_rule(dtype, step_mode):
 def test_a_non_tensor_input_is_a_type_error_naming_the_layer(step_mode, bad):
     with pytest.raises(TypeError, match=r"Delay expects a torch\.Tensor"):
         layer.Delay(2, step_mode=step_mode)(bad)
+
+
+# --- per-channel delays ---------------------------------------------------------------------------------
+
+
+def reference_per_channel_delay(x_seq, d):
+    """``y[t, ..., c] = x[t - d[c], ..., c]``, one channel (element) at a time."""
+    d = d.expand(x_seq.shape[1:])
+    y = torch.zeros_like(x_seq)
+    for index in torch.cartesian_prod(*[torch.arange(n) for n in x_seq.shape[1:]]).reshape(-1, d.dim()):
+        at = tuple(index.tolist())
+        lag = int(d[at])
+        for t in range(lag, len(x_seq)):
+            y[(t, *at)] = x_seq[(t - lag, *at)]
+    return y
+
+
+@st.composite
+def per_channel_sequences(draw):
+    x, sizes = draw(sequences_and_splits(max_t=16, max_dim=3, spikes=False))
+    assume(x.dim() >= 2)
+    per_element = draw(st.booleans())
+    shape = x.shape[1:] if per_element else x.shape[-1:]
+    d = torch.tensor(draw(st.lists(st.integers(0, 7), min_size=shape.numel(), max_size=shape.numel())))
+    return x, sizes, d.reshape(shape)
+
+
+@given(data=per_channel_sequences())
+def test_per_channel_delays_in_chunks_equal_whole_equal_single_steps(data):
+    x, sizes, d = data
+    expected = reference_per_channel_delay(x, d)
+    whole = layer.Delay(d, step_mode="m")(x)
+    chunked_delay = layer.Delay(d, step_mode="m")
+    chunked = torch.cat([chunked_delay(c) for c in x.split(sizes)])
+    single = layer.Delay(d)
+    steps = torch.stack([single(xt) for xt in x])
+    assert torch.equal(whole, expected)
+    assert torch.equal(chunked, expected)
+    assert torch.equal(steps, expected)
+
+
+def test_per_channel_delays_mix_single_and_multi_step_calls():
+    x, d = torch.rand(12, 2, 3), torch.tensor([2, 0, 5])
+    delay = layer.Delay(d)
+    out = [delay(x[0]), delay(x[1])]
+    delay.step_mode = "m"
+    out.extend(delay(x[2:7]))
+    delay.step_mode = "s"
+    out.extend(delay(xt) for xt in x[7:])
+    assert torch.equal(torch.stack(out), reference_per_channel_delay(x, d))
+
+
+def test_per_channel_single_step_work_does_not_grow_with_the_longest_delay():
+    def ops(longest):
+        delay = layer.Delay(torch.tensor([1, 0, longest, 2]))
+        x = torch.rand(8, 4)
+        delay(x)
+        with _CountOps() as counter:
+            for _ in range(20):
+                delay(x)
+        return counter.count
+
+    assert ops(1000) == ops(3)
+
+
+def test_per_channel_delays_hold_the_longest_delays_steps_and_nothing_more():
+    delay = layer.Delay(torch.tensor([0, 4, 1]), step_mode="m")
+    x = torch.rand(50, 2, 3)
+    y = delay(x)
+    assert delay.queue.shape == (4, 2, 3)
+    assert delay.queue.untyped_storage().nbytes() == 4 * 2 * 3 * 4
+    assert not _storages(delay.queue) & _storages(x, y)
+
+
+def test_gradcheck_per_channel_delays_through_chunks_and_single_steps():
+    x = torch.rand(9, 2, 3, dtype=torch.float64, requires_grad=True)
+
+    def run(x):
+        delay = layer.Delay(torch.tensor([3, 0, 1]), step_mode="m")
+        y = [delay(x[:2])]
+        delay.step_mode = "s"
+        y.extend(delay(xt).unsqueeze(0) for xt in x[2:5])
+        delay.step_mode = "m"
+        y.append(delay(x[5:]))
+        return torch.cat(y)
+
+    assert torch.autograd.gradcheck(run, (x,))
+
+
+def test_per_channel_delays_are_a_buffer_saved_in_the_state_dict():
+    delay = layer.Delay(torch.tensor([1, 2]))
+    assert torch.equal(delay.state_dict()["per_channel_delays"], torch.tensor([1, 2]))
+    assert delay.max_delay == 2
+    assert "per-channel [2], max 2" in repr(delay)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (torch.tensor([1.0, 2.0]), TypeError, r"round real-valued delays first"),
+        (torch.tensor([True, False]), TypeError, r"integer tensor"),
+        (torch.tensor([1, -1]), ValueError, r">= 0 \(a layer cannot see the future\)"),
+        (torch.zeros(0, dtype=torch.long), ValueError, r"empty tensor"),
+    ],
+)
+def test_bad_per_channel_delays_are_refused_with_the_fix(bad, error, message):
+    with pytest.raises(error, match=message):
+        layer.Delay(bad)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_per_channel_delays_that_do_not_fit_the_input_are_a_value_error(step_mode):
+    delay = layer.Delay(torch.tensor([1, 2, 3]), step_mode=step_mode)
+    with pytest.raises(ValueError, match=r"does not fit one step of the input"):
+        delay(torch.rand(4, 2) if step_mode == "s" else torch.rand(5, 4, 2))
+
+
+def test_changing_per_channel_delays_while_inputs_are_held_asks_for_reset():
+    delay = layer.Delay(torch.tensor([1, 2]))
+    delay(torch.ones(2))
+    delay.delay_steps = torch.tensor([1, 2])  # the same delays: nothing changes
+    with pytest.raises(ValueError, match=r"cannot change to \[2, 2\] now; call reset\(\)"):
+        delay.delay_steps = torch.tensor([2, 2])
+    delay.reset()
+    delay.delay_steps = 3
+    assert delay.delay_steps == 3 and delay.per_channel_delays is None
