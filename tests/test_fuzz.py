@@ -359,6 +359,12 @@ def _delay_steps(draw):
     return torch.tensor(draw(st.lists(st.integers(0, 4), min_size=1, max_size=3)))
 
 
+def _learnable_delay_step(draw, module):
+    channels = module.num_channels if draw(st.integers(0, 9)) else draw(st.integers(0, 4))
+    rank = draw(st.integers(0, 2))  # [B, ..., C]: 0 to 2 dims before the channels
+    return (*(draw(st.integers(0, 3)) for _ in range(rank)), channels)
+
+
 def _linear_step(draw, module):
     features = module.in_features if draw(st.integers(0, 9)) else draw(st.integers(0, 4))
     rank = draw(st.integers(0, 2))  # [B, ..., in]: 0 to 2 dims before the features
@@ -427,6 +433,13 @@ SPECS: dict[str, Spec] = {
         lambda d: layer.Dropout(d(st.sampled_from([0.0, 0.25, 0.5, 0.9]))), _elementwise_step, stateful=True
     ),
     "Flatten": Spec(lambda d: layer.Flatten(d(st.integers(-3, 3)), d(st.integers(-3, 3))), _flatten_step),
+    "LearnableDelay": Spec(
+        lambda d: layer.LearnableDelay(
+            d(st.integers(1, 3)), d(st.integers(0, 4)), sigma=d(st.sampled_from([None, 0.0, 0.6]))
+        ),
+        _learnable_delay_step,
+        stateful=True,
+    ),
     "Linear": Spec(
         lambda d: _maybe_cast(d, layer.Linear(d(st.integers(1, 3)), d(st.integers(1, 3)), d(st.booleans()))),
         _linear_step,

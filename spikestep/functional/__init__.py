@@ -8,6 +8,7 @@ from .delay import (
     delay_with_state,
     longest_delay,
 )
+from .learnable_delay import delay_kernel, learnable_delay_with_state, sigma_schedule
 from .memory_state import load_memory_state, memory_state
 from .net import detach_net, reset_net, set_step_mode
 from .neuron import (
@@ -26,9 +27,11 @@ __all__ = [
     "check_delay_steps",
     "delay",
     "delay_bank_with_state",
+    "delay_kernel",
     "delay_step",
     "delay_with_state",
     "detach_net",
+    "learnable_delay_with_state",
     "load_memory_state",
     "longest_delay",
     "memory_state",
@@ -41,6 +44,7 @@ __all__ = [
     "reset_net",
     "seq_to_ann_forward",
     "set_step_mode",
+    "sigma_schedule",
     "synapse_filter_multi_step",
     "synapse_filter_step",
 ]

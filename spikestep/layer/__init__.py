@@ -7,6 +7,7 @@ from .delay import Delay
 from .delay_bank import DelayBank
 from .dropout import Dropout
 from .flatten import Flatten
+from .learnable_delay import LearnableDelay
 from .linear import Linear
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .print_shape import PrintShapeModule
@@ -26,6 +27,7 @@ __all__ = [
     "DelayBank",
     "Dropout",
     "Flatten",
+    "LearnableDelay",
     "Linear",
     "MaxPool1d",
     "MaxPool2d",

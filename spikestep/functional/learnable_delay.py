@@ -1,0 +1,92 @@
+"""Real-valued delays as kernels over integer taps: ``y[t] = sum_k g[k] x[t - k]``, ``g`` centred on ``d``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tensor:
+    """The kernel over taps ``k = 0..max_delay`` that delays by ``delay`` (real, clamped to the range).
+
+    .. math::
+        g[k] = \\frac{\\exp(-(k - d)^2 / 2\\sigma^2)}{\\sum_j \\exp(-(j - d)^2 / 2\\sigma^2)}
+        \\quad (\\sigma > 0), \\qquad g[k] = \\max(0, 1 - |k - d|) \\quad (\\sigma = 0)
+
+    A Gaussian bump at ``d`` normalised to sum 1 (the DCLS-delays kernel), or, for ``sigma = 0``, linear
+    interpolation between the two integer shifts around ``d`` (two non-zero taps, exact for an integer
+    ``d``). ``delay`` has any shape; the result is ``[*delay.shape, max_delay + 1]``.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep.functional import delay_kernel
+        >>> delay_kernel(torch.tensor([1.25]), 3, sigma=0.0)
+        tensor([[0.0000, 0.7500, 0.2500, 0.0000]])
+    """
+    d = delay.clamp(0.0, float(max_delay)).unsqueeze(-1)
+    taps = torch.arange(max_delay + 1, dtype=delay.dtype, device=delay.device)
+    if sigma == 0.0:
+        return (1.0 - (taps - d).abs()).clamp_min(0.0)
+    bump = torch.exp(-((taps - d) ** 2) / (2.0 * sigma * sigma))
+    return bump / bump.sum(-1, keepdim=True)
+
+
+def sigma_schedule(progress: float, max_delay: int, final: float = 0.5, until: float = 0.25) -> float:
+    """The DCLS-delays width schedule: ``sigma`` from ``max_delay / 2`` down to ``final`` over the first
+    ``until`` of training, then ``final``.
+
+    .. math::
+        \\sigma(p) = \\sigma_0 (\\sigma_1 / \\sigma_0)^{\\min(p / u, 1)}, \\quad \\sigma_0 = D/2,\\ \\sigma_1 = final
+
+    (a geometric decay: the width halves at a steady rate). ``progress`` is the fraction of training done
+    (``epoch / epochs``), in ``[0, 1]``. ``final = 0`` ends in linear interpolation (``sigma`` jumps to 0
+    once ``progress >= until``).
+
+    Example::
+
+        >>> from spikestep.functional import sigma_schedule
+        >>> [round(sigma_schedule(p, 16), 3) for p in (0.0, 0.125, 0.25, 1.0)]
+        [8.0, 2.0, 0.5, 0.5]
+    """
+    if not math.isfinite(progress) or not 0.0 <= progress <= 1.0:
+        raise ValueError(f"progress must be the fraction of training done, in [0, 1], got {progress}")
+    if not 0.0 < until <= 1.0:
+        raise ValueError(f"until must be in (0, 1], got {until}")
+    start = max(max_delay / 2.0, 1e-3)
+    if final <= 0.0:
+        return 0.0 if progress >= until else start * (1e-3 / start) ** (progress / until)
+    return start * (min(final, start) / start) ** min(progress / until, 1.0)
+
+
+def learnable_delay_with_state(
+    x_seq: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One multi-step call of per-channel real-valued delays that carries the last ``D`` inputs.
+
+    ``x_seq`` is ``[T, ..., C]``, ``held`` ``[D, ..., C]`` (oldest first, ``D = max_delay``), ``delay``
+    ``[C]``. With ``z`` the held inputs followed by the chunk and ``g`` the :func:`delay_kernel`,
+    ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. For ``sigma > 0`` that is one depthwise
+    ``conv1d`` over time (``D + 1`` taps); for ``sigma = 0`` only two taps are non-zero and the output is
+    two gathers, ``(1 - f) z[t - n] + f z[t - n - 1]`` with ``n = floor(d)``, ``f = d - n``: its cost does
+    not grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
+    """
+    d_max, t = held.shape[0], x_seq.shape[0]
+    joined = torch.cat((held, x_seq)) if d_max else x_seq
+    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
+    d = delay.to(x_seq.dtype).clamp(0.0, float(d_max))
+    if d_max == 0 or t == 0:
+        return x_seq.clone(), new_held
+    if sigma == 0.0:
+        whole = d.detach().floor().clamp(max=d_max - 1)
+        frac = d - whole
+        steps = torch.arange(d_max, d_max + t, device=x_seq.device).reshape((t,) + (1,) * (x_seq.dim() - 1))
+        index = (steps - whole.long()).expand(x_seq.shape)
+        return (1.0 - frac) * joined.gather(0, index) + frac * joined.gather(0, index - 1), new_held
+    channels = x_seq.shape[-1]
+    # [D+T, ..., C] -> [N, C, D+T]: conv1d runs each channel's kernel along time.
+    lanes = joined.movedim(0, -1).reshape(-1, channels, d_max + t)
+    weight = delay_kernel(d, d_max, sigma).flip(-1).unsqueeze(1)  # conv1d correlates: flip the taps
+    y = torch.nn.functional.conv1d(lanes, weight, groups=channels)  # [N, C, T]
+    return y.reshape(*x_seq.shape[1:-1], channels, t).movedim(-1, 0), new_held
