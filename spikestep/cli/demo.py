@@ -2,7 +2,8 @@
 
 - ``synapse``: input spikes and the current a :class:`~spikestep.layer.SynapseFilter` makes of them;
 - ``delay``: a sequence and its copy from a :class:`~spikestep.layer.Delay`;
-- ``voting``: a population's firing rates and the votes per class of a :class:`~spikestep.layer.VotingLayer`.
+- ``voting``: a population's firing rates and the votes per class of a :class:`~spikestep.layer.VotingLayer`;
+- ``delays``: a :class:`~spikestep.layer.LearnableDelay` learning planted delays from a random start.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import torch
 
 from ..layer import Delay, SynapseFilter, VotingLayer
+from . import _delays_demo
 from ._common import pyplot, writable_dir
 
 _DPI = 120
@@ -105,16 +107,17 @@ def _voting(plt: ModuleType, path: Path) -> None:
     plt.close(fig)
 
 
-DEMOS = {"synapse": _synapse, "delay": _delay, "voting": _voting}
+DEMOS = {"synapse": _synapse, "delay": _delay, "voting": _voting, "delays": _delays_demo.draw}
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` subcommand to ``subparsers``."""
     p = subparsers.add_parser(
         "demo",
-        help="draw the pictures of the synapse filter, the delay and the voting layer",
+        help="draw the pictures of the synapse filter, the delay, the voting layer and learned delays",
         description="Draw what a layer does as a PNG file in --out: 'synapse' (input spikes and the filtered "
-        "current), 'delay' (a sequence and its delayed copy), 'voting' (votes per class), or 'all'.",
+        "current), 'delay' (a sequence and its delayed copy), 'voting' (votes per class), 'delays' (learnable "
+        "delays finding planted ones, with what they learned printed), or 'all'.",
     )
     p.add_argument("which", nargs="?", choices=[*DEMOS, "all"], default="all", help="picture to draw")
     p.add_argument("--out", default=str(Path("runs") / "demo"), help="output folder (default runs/demo)")
