@@ -5,7 +5,8 @@ All run in multi-step mode: input ``[T, B, ...]``, output class scores ``[B, num
 
 from ..layer import DelayBank
 from .digits import DigitsNet
+from .learned_delay_bank import LearnedDelayBank
 from .mnist1d import DelayNet
 from .readout import READOUTS, Readout
 
-__all__ = ["READOUTS", "DelayBank", "DelayNet", "DigitsNet", "Readout"]
+__all__ = ["READOUTS", "DelayBank", "DelayNet", "DigitsNet", "LearnedDelayBank", "Readout"]

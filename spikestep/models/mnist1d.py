@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
 
-from .. import layer, neuron
+from .. import functional, layer, neuron
 from ..layer import DelayBank
+from .learned_delay_bank import LearnedDelayBank
 from .readout import Readout
 
 
@@ -55,15 +57,23 @@ class DelayNet(nn.Module):
         tau: float = 2.0,
         readout_tau: float = 10.0,
         in_channels: int = 1,
+        delays: str = "fixed",
     ) -> None:
         super().__init__()
         if taps < 1:
             raise ValueError(f"taps must be >= 1 (1 = no delays), got {taps}")
+        if delays not in ("fixed", "learned"):
+            raise ValueError(f"delays must be 'fixed' or 'learned', got {delays!r}")
+        self.delays = delays
         blocks: list[nn.Module] = []
         width = in_channels
         for r in dilations:
+            lags = [k * r for k in range(taps)]
+            bank = (
+                DelayBank(lags) if delays == "fixed" else LearnedDelayBank(width, taps, max(lags), init=lags)
+            )
             blocks += [
-                DelayBank([k * r for k in range(taps)]),
+                bank,
                 layer.Linear(width * taps, hidden, bias=False, step_mode="m"),
                 layer.BatchNorm1d(hidden, step_mode="m"),
                 neuron.LIFNode(tau=tau, step_mode="m"),
@@ -76,6 +86,27 @@ class DelayNet(nn.Module):
         ]
         self.features = nn.Sequential(*blocks)
         self.readout = Readout(voting_size, readout, readout_tau)
+
+    def set_training_progress(self, progress: float, round_at: float = 0.8) -> None:
+        """The learned delays' recipe, called once per epoch with ``progress = epoch / epochs``: the kernel
+        narrows on :func:`~spikestep.functional.sigma_schedule` (from half the window to 0.5 steps over
+        the first quarter), and at ``round_at`` the delays are rounded to integers and frozen, so the
+        weights train on with the delays the streaming form uses. Does nothing for fixed delays."""
+        for bank in self.features:
+            if not isinstance(bank, LearnedDelayBank) or not bank.delays.delay.requires_grad:
+                continue
+            if progress >= round_at:
+                bank.round_and_freeze()
+            else:
+                bank.sigma = functional.sigma_schedule(progress, bank.delays.max_delay)
+
+    def to_fixed(self) -> DelayNet:
+        """A copy whose learned delay banks are their exact integer form (per-channel ``Delay``)."""
+        fixed = copy.deepcopy(self)
+        for i, bank in enumerate(fixed.features):
+            if isinstance(bank, LearnedDelayBank):
+                fixed.features[i] = bank.to_fixed()
+        return fixed
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         return self.readout(self.features(x_seq))
