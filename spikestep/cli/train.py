@@ -26,7 +26,7 @@ from .. import __version__, encoding, functional
 from ..data import DATASETS, DataSplit
 from ..models import READOUTS, DelayNet, DigitsNet
 from ..neuron import BaseNode
-from . import _train_plots
+from . import _distributed, _train_plots
 from ._common import (
     CLIError,
     positive_float,
@@ -241,6 +241,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="LIF membrane time constant, in steps, > 1 (default 2)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, one line per epoch")
+    p.add_argument(
+        "--nproc",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="processes on this machine, >= 1: each trains on its share of every batch (torch.distributed, "
+        "gloo) and together they end where one process would; under torchrun leave it out (default 1)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -428,7 +436,18 @@ def _record_spikes(model: nn.Module, x_seq: torch.Tensor) -> tuple[list[tuple[st
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train as ``args`` says; print one line per epoch and the files written. Returns 0."""
+    """Train as ``args`` says; print one line per epoch and the files written. Returns 0.
+
+    With ``--nproc N`` > 1, start N processes that each run this as one rank (see ``_distributed``).
+    """
+    if _distributed.launches_workers(args.nproc):
+        return _distributed.spawn(run, args, args.nproc)
+    with _distributed.joined() as world:
+        return _train(args, world)
+
+
+def _train(args: argparse.Namespace, world: _distributed.World) -> int:
+    """``run`` in this process, as ``world``'s rank: rank 0 prints and writes the files."""
     args, checkpoint = _resolve(args)
     task = TASKS[args.dataset]
     out = writable_dir(args.out)
@@ -438,6 +457,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     data = DATASETS[args.dataset]()
     model = task.build(args, data)
+    net = world.wrap(model)  # what trains: ``model`` itself alone, else in DDP with global batch norms
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -445,7 +465,7 @@ def run(args: argparse.Namespace) -> int:
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"spikestep train: {data!r}; {type(model).__name__} ({n_params:,} parameters), T={args.T}, "
-        f"readout={args.readout}, seed={args.seed}",
+        f"readout={args.readout}, seed={args.seed}{world.describe()}",
         flush=True,
     )
     done = 0
@@ -453,10 +473,12 @@ def run(args: argparse.Namespace) -> int:
         done = _restore(checkpoint, args, model, optimizer, scheduler, generator)
         history = checkpoint["history"]
         started -= history["seconds"][-1] if history["seconds"] else 0.0
+    world.seed_ranks(args.seed, checkpoint)
 
     checkpoint_path = out / CHECKPOINT
     n_train = len(data.y_train)
     n_batches = math.ceil(n_train / args.batch_size)
+    world.check_batches(n_train, args.batch_size)
     try:
         for epoch in range(done + 1, args.epochs + 1):
             model.train()
@@ -464,11 +486,12 @@ def run(args: argparse.Namespace) -> int:
             loss_sum = correct = seen = 0.0
             bar = progress(range(n_batches), n_batches, f"epoch {epoch}/{args.epochs}", not args.no_progress)
             for b in bar:
-                ix = order[b * args.batch_size : (b + 1) * args.batch_size]
-                scores = model(task.to_sequence(data.x_train[ix], args, generator))
+                batch = order[b * args.batch_size : (b + 1) * args.batch_size]
+                x_seq, ix = world.shard(task.to_sequence(data.x_train[batch], args, generator), batch)
+                scores = net(x_seq)
                 loss = nn.functional.cross_entropy(scores * LOGIT_SCALE, data.y_train[ix])
                 optimizer.zero_grad()
-                loss.backward()
+                world.scaled(loss, len(ix), len(batch)).backward()
                 optimizer.step()
                 functional.reset_net(model)
                 loss_sum += loss.item() * len(ix)
@@ -476,6 +499,7 @@ def run(args: argparse.Namespace) -> int:
                 seen += len(ix)
                 if hasattr(bar, "set_postfix"):
                     bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.1%}")
+            loss_sum, correct, seen = world.total(loss_sum, correct, seen)
             scheduler.step()
             test_acc, _ = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
             history["train_loss"].append(loss_sum / seen)
@@ -483,7 +507,9 @@ def run(args: argparse.Namespace) -> int:
             history["test_acc"].append(test_acc)
             history["seconds"].append(time.perf_counter() - started)
             state = _training_state(model, args, history, epoch, optimizer, scheduler, generator, test_acc)
-            _save_checkpoint(checkpoint_path, state)
+            state = world.with_rank_rngs(state)
+            if world.writes:
+                _save_checkpoint(checkpoint_path, state)
             print(
                 f"epoch {epoch:3d}/{args.epochs}  loss {loss_sum / seen:.4f}  train {correct / seen:6.2%}  "
                 f"test {test_acc:6.2%}  ({history['seconds'][-1]:.1f} s)",
@@ -492,7 +518,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         saved = len(history["test_acc"])
         where = out if saved > done else Path(args.resume) if checkpoint is not None else None
-        if where is not None:
+        if where is not None and world.writes:
             print(
                 f"\nstopped; {where / CHECKPOINT} holds the run after epoch {saved} of {args.epochs}: "
                 f"'spikestep train --resume {where}' continues it",
@@ -501,9 +527,12 @@ def run(args: argparse.Namespace) -> int:
         raise
 
     test_acc, scores = _evaluate(model, data.x_test, data.y_test, args, task, args.seed + 1)
+    state = _training_state(model, args, history, args.epochs, optimizer, scheduler, generator, test_acc)
+    state = world.with_rank_rngs(state)
+    if not world.writes:
+        return 0
     sample = task.to_sequence(data.x_test[:EVAL_BATCH], args, torch.Generator().manual_seed(args.seed + 1))
     rates, out_spikes = _record_spikes(model, sample)
-    state = _training_state(model, args, history, args.epochs, optimizer, scheduler, generator, test_acc)
     _save_checkpoint(checkpoint_path, {**state, "firing_rates": dict(rates)})
     figures = _train_plots.save_all(
         plt,
