@@ -133,6 +133,21 @@ def _rates(plt: ModuleType, path: Path, dataset: str, rates: list[tuple[str, flo
     plt.close(fig)
 
 
+def delay_distribution(plt: ModuleType, path: Path, banks: list[tuple[str, torch.Tensor, int]]) -> None:
+    """One histogram per learned delay bank: how many channels ended at each (integer) delay, next to the
+    fixed taps' lags it started from."""
+    fig, axes = plt.subplots(1, len(banks), figsize=(4.2 * len(banks), 3.6), squeeze=False)
+    for ax, (name, delays, max_delay) in zip(axes[0], banks, strict=True):
+        counts = torch.bincount(delays.round().long().clamp(0, max_delay), minlength=max_delay + 1)
+        ax.bar(range(max_delay + 1), counts.numpy(), color=plt.get_cmap("viridis")(0.55), width=0.8)
+        ax.set(xlabel="learned delay (steps)", ylabel="channels", title=f"{name} (max {max_delay})")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("learned delays per layer (after rounding)", fontweight="bold")
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
 def save_all(
     plt: ModuleType,
     out: Path,

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from .. import __version__, encoding, functional
 from ..data import DATASETS, DataSplit
-from ..models import READOUTS, DelayNet, DigitsNet
+from ..models import READOUTS, DelayNet, DigitsNet, LearnedDelayBank
 from ..neuron import BaseNode
 from . import _distributed, _train_plots
 from ._common import (
@@ -53,10 +53,13 @@ COMMON_DEFAULTS: dict[str, Any] = {
 # What defines a run (its network, its data and how it learns): a resumed run takes them from its
 # checkpoint, and an option given with --resume must agree. --epochs may grow; --out and --no-progress are free.
 RUN_SETTINGS = (
-    "dataset", "seed", "batch_size", "lr", "T", "encoding", "hidden", "taps", "dropout", "voting_size",
+    "dataset", "seed", "batch_size", "lr", "T", "encoding", "hidden", "taps", "delays", "dropout", "voting_size",
     "readout", "readout_tau", "tau",
 )  # fmt: skip
 CHECKPOINT = "checkpoint.pt"
+# Neurons per block of the MNIST-1D network with learned delays: 47,418 parameters (delays included),
+# fewer than the fixed-delay network's 48,164 at 64.
+LEARNED_DELAYS_HIDDEN = 63
 # What a checkpoint needs to be resumed (checkpoints written before --resume existed lack the last four).
 RESUME_KEYS = ("args", "state_dict", "history", "epoch", "optimizer", "scheduler", "rng")
 
@@ -99,6 +102,7 @@ def _mnist1d_model(args: argparse.Namespace, data: DataSplit) -> nn.Module:
         readout=args.readout,
         tau=args.tau,
         readout_tau=args.readout_tau,
+        delays=args.delays,
     )
 
 
@@ -119,6 +123,7 @@ TASKS: dict[str, _Task] = {
             "dropout": 0.3,
             "voting_size": 10,
             "taps": None,
+            "delays": None,
         },
         build=_digits_model,
         to_sequence=_digits_sequence,
@@ -134,6 +139,7 @@ TASKS: dict[str, _Task] = {
             "dropout": 0.1,
             "voting_size": 10,
             "taps": 5,
+            "delays": "fixed",
         },
         build=_mnist1d_model,
         to_sequence=_mnist1d_sequence,
@@ -210,6 +216,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="mnist1d only: delayed copies per delay bank, 1 = no delays (the feed-forward baseline) [5]",
     )
     p.add_argument(
+        "--delays",
+        choices=("fixed", "learned"),
+        default=None,
+        help="mnist1d only: 'fixed' = the delay banks' taps 0, r, 2r, ... (default); 'learned' = every "
+        "channel's taps learned (LearnedDelayBank: the kernel narrows over the first quarter, the delays are "
+        "rounded and frozen at 80%%), with 63 neurons per block unless --hidden says otherwise, so that the "
+        "network has fewer parameters than the fixed one",
+    )
+    p.add_argument(
         "--dropout",
         type=probability,
         default=None,
@@ -268,6 +283,8 @@ def _resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, An
                 )
     if dataset == "digits" and args.taps is not None:
         raise CLIError("--taps applies to --dataset mnist1d only (the digits network has no delay banks)")
+    if dataset == "digits" and args.delays is not None:
+        raise CLIError("--delays applies to --dataset mnist1d only (the digits network has no delay banks)")
     resolved = argparse.Namespace(**vars(args))
     if checkpoint is not None:
         conflicts = [
@@ -286,6 +303,8 @@ def _resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, An
             resolved.epochs = saved["epochs"]
         if resolved.out is None:
             resolved.out = args.resume
+    if dataset == "mnist1d" and resolved.delays == "learned" and resolved.hidden is None:
+        resolved.hidden = LEARNED_DELAYS_HIDDEN
     for key, value in {**COMMON_DEFAULTS, **TASKS[dataset].defaults}.items():
         if getattr(resolved, key, None) is None:
             setattr(resolved, key, value)
@@ -446,6 +465,26 @@ def run(args: argparse.Namespace) -> int:
         return _train(args, world)
 
 
+def _learned_delays(
+    plt: Any, out: Path, model: nn.Module, data: DataSplit, args: argparse.Namespace, task: _Task
+) -> list[Path]:
+    """With learned delays: score the exact integer-delay (streaming) form of the network and draw the
+    delays each bank learned. Returns the figure written (none for fixed delays)."""
+    banks = [
+        (f"block {i // 4 + 1}", m)
+        for i, m in enumerate(getattr(model, "features", []))
+        if isinstance(m, LearnedDelayBank)
+    ]
+    if not banks:
+        return []
+    rounded_acc, _ = _evaluate(model.to_fixed(), data.x_test, data.y_test, args, task, args.seed + 1)
+    print(f"integer-delay form (per-channel Delay layers, streams exactly): test accuracy {rounded_acc:.2%}")
+    path = out / "delays.png"
+    listed = [(name, bank.delays.delay.detach(), bank.delays.max_delay) for name, bank in banks]
+    _train_plots.delay_distribution(plt, path, listed)
+    return [path]
+
+
 def _train(args: argparse.Namespace, world: _distributed.World) -> int:
     """``run`` in this process, as ``world``'s rank: rank 0 prints and writes the files."""
     args, checkpoint = _resolve(args)
@@ -482,6 +521,8 @@ def _train(args: argparse.Namespace, world: _distributed.World) -> int:
     try:
         for epoch in range(done + 1, args.epochs + 1):
             model.train()
+            if hasattr(model, "set_training_progress"):  # learned delays: their width, then rounding
+                model.set_training_progress((epoch - 1) / args.epochs)
             order = torch.randperm(n_train, generator=generator)
             loss_sum = correct = seen = 0.0
             bar = progress(range(n_batches), n_batches, f"epoch {epoch}/{args.epochs}", not args.no_progress)
@@ -547,6 +588,7 @@ def _train(args: argparse.Namespace, world: _distributed.World) -> int:
         scores=scores[0],
         readout=args.readout,
     )
+    figures += _learned_delays(plt, out, model, data, args, task)
     elapsed = time.perf_counter() - started
     print(f"test accuracy {test_acc:.2%} after {args.epochs} epochs in {elapsed:.1f} s")
     for path in [checkpoint_path, *figures]:

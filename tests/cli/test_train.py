@@ -89,3 +89,22 @@ def test_missing_extra_says_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     err = _fails_cleanly(["train", "--out", str(tmp_path), *TINY], capsys, "pip install")
     assert "spikestep[train]" in err
+
+
+def test_delays_apply_to_mnist1d_only(capsys):
+    _fails_cleanly(["train", "--delays", "learned"], capsys, "--delays applies to --dataset mnist1d only")
+
+
+def test_learned_delays_train_score_their_integer_form_and_draw_the_delays(tmp_path):
+    printed = io.StringIO()
+    args = ["train", "--dataset", "mnist1d", "--delays", "learned", "--epochs", "5", "--hidden", "4"]
+    with contextlib.redirect_stdout(printed):
+        assert main([*args, "--no-progress", "--out", str(tmp_path)]) == 0
+    text = printed.getvalue()
+    assert "integer-delay form (per-channel Delay layers, streams exactly): test accuracy" in text
+    assert (tmp_path / "delays.png").read_bytes()[:4] == b"\x89PNG"
+    # Rounded and frozen at 80% of training: the integer form scores exactly what the network scores.
+    final = text.split("test accuracy ")[-1].split("%")[0]
+    assert f"streams exactly): test accuracy {final}%" in text
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert saved["args"]["delays"] == "learned" and saved["args"]["hidden"] == 4
