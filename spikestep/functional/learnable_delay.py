@@ -67,8 +67,8 @@ def learnable_delay_with_state(
 
     ``x_seq`` is ``[T, ..., C]``, ``held`` ``[D, ..., C]`` (oldest first, ``D = max_delay``), ``delay``
     ``[C]``. With ``z`` the held inputs followed by the chunk and ``g`` the :func:`delay_kernel`,
-    ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. For ``sigma > 0`` that is one depthwise
-    ``conv1d`` over time (``D + 1`` taps); for ``sigma = 0`` only two taps are non-zero and the output is
+    ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. For ``sigma > 0`` that is ``D + 1``
+    multiply-adds of slices of ``z``; for ``sigma = 0`` only two taps are non-zero and the output is
     two gathers, ``(1 - f) z[t - n] + f z[t - n - 1]`` with ``n = floor(d)``, ``f = d - n``: its cost does
     not grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
     """
@@ -84,9 +84,40 @@ def learnable_delay_with_state(
         steps = torch.arange(d_max, d_max + t, device=x_seq.device).reshape((t,) + (1,) * (x_seq.dim() - 1))
         index = (steps - whole.long()).expand(x_seq.shape)
         return (1.0 - frac) * joined.gather(0, index) + frac * joined.gather(0, index - 1), new_held
-    channels = x_seq.shape[-1]
-    # [D+T, ..., C] -> [N, C, D+T]: conv1d runs each channel's kernel along time.
-    lanes = joined.movedim(0, -1).reshape(-1, channels, d_max + t)
-    weight = delay_kernel(d, d_max, sigma).flip(-1).unsqueeze(1)  # conv1d correlates: flip the taps
-    y = torch.nn.functional.conv1d(lanes, weight, groups=channels)  # [N, C, T]
-    return y.reshape(*x_seq.shape[1:-1], channels, t).movedim(-1, 0), new_held
+    return _TapSum.apply(joined, delay_kernel(d, d_max, sigma), t), new_held
+
+
+class _TapSum(torch.autograd.Function):
+    """``y = sum_k kernel[:, k] * z[D - k : D - k + T]`` with its own backward: one multiply-add per tap
+    each way, accumulated into one gradient buffer (autograd of the slices would make a zero-filled
+    ``z``-sized tensor per tap; a depthwise ``conv1d``'s CPU backward is slower still)."""
+
+    @staticmethod
+    def forward(ctx, joined: torch.Tensor, kernel: torch.Tensor, t: int) -> torch.Tensor:  # type: ignore[override]
+        d_max = kernel.shape[-1] - 1
+        y = joined[d_max : d_max + t] * kernel[:, 0]
+        for k in range(1, d_max + 1):
+            y.addcmul_(joined[d_max - k : d_max - k + t], kernel[:, k])
+        ctx.save_for_backward(joined, kernel)
+        ctx.t = t
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
+        joined, kernel = ctx.saved_tensors
+        t, d_max = ctx.t, kernel.shape[-1] - 1
+        grad_joined = grad_kernel = None
+        if ctx.needs_input_grad[0]:
+            grad_joined = torch.zeros_like(joined)
+            for k in range(d_max + 1):
+                grad_joined[d_max - k : d_max - k + t].addcmul_(grad_y, kernel[:, k])
+        if ctx.needs_input_grad[1]:
+            lanes = grad_y.reshape(-1, grad_y.shape[-1])
+            grad_kernel = torch.stack(
+                [
+                    (joined[d_max - k : d_max - k + t].reshape(-1, grad_y.shape[-1]) * lanes).sum(0)
+                    for k in range(d_max + 1)
+                ],
+                dim=-1,
+            )
+        return grad_joined, grad_kernel, None
