@@ -424,6 +424,21 @@ SPECS: dict[str, Spec] = {
     "Conv1d": Spec(_make_conv(layer.Conv1d, 1), _channels_step(1, "in_channels")),
     "Conv2d": Spec(_make_conv(layer.Conv2d, 2), _channels_step(2, "in_channels")),
     "Delay": Spec(lambda d: layer.Delay(_delay_steps(d)), _elementwise_step, stateful=True),
+    "DelayedLinear": Spec(
+        lambda d: _maybe_cast(
+            d,
+            layer.DelayedLinear(
+                d(st.integers(1, 3)),
+                d(st.integers(1, 3)),
+                d(st.integers(0, 4)),
+                bias=d(st.booleans()),
+                kernel=d(st.sampled_from(["gauss", "linear", "round"])),
+                backend=_backend(d),
+            ),
+        ),
+        _linear_step,
+        stateful=True,
+    ),
     "DelayBank": Spec(
         lambda d: layer.DelayBank(d(st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True))),
         _elementwise_step,

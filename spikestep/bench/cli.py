@@ -109,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--delays",
+        action="store_true",
+        help=(
+            "time layer.DelayedLinear forward+backward (Gaussian, 2-tap and 1-tap kernels) and layer.Delay "
+            "at T=100, B=32, 256 -> 256, max_delay 25, against dcls.Dcls1d on the same synapses when dcls "
+            "is installed (pip install 'spikestep[delays]'), in interleaved rounds (alone, unless --cases "
+            "asks for table rows too)"
+        ),
+    )
+    parser.add_argument(
         "--allocator",
         choices=("reuse", "system"),
         default="system",
@@ -216,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.T or (QUICK_STEPS if args.quick else STEPS)
     elements = args.N or (QUICK_ELEMENTS if args.quick else ELEMENTS)
     cases = default_cases()
-    if (args.train_step or args.under_load) and not args.cases:
+    if (args.train_step or args.under_load or args.delays) and not args.cases:
         cases = []  # only the training-step rows were asked for
     if args.cases:
         cases = [c for c in cases if any(part.lower() in c.name.lower() for part in args.cases)]
@@ -260,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(format_table(rows), flush=True)
     extra = _train_step_rows(args)
+    if args.delays:
+        from . import delay_cases
+
+        print(delay_cases.header(100, 32, (256, 256), 25), flush=True)
+        extra["delays"] = delay_cases.delay_rows(repeats=args.repeats)
+        print(delay_cases.format_rows(extra["delays"]), flush=True)
     if args.json:
         settings = {k: v for k, v in vars(args).items() if k != "json"}
         with open(args.json, "w") as f:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from ..ops.delayed_linear.math import gauss_taps
+from ..ops.delayed_linear.schedule import sigma_schedule
+
+__all__ = ["delay_kernel", "learnable_delay_with_state", "sigma_schedule"]
 
 
 def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tensor:
@@ -14,7 +17,8 @@ def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Ten
         g[k] = \\frac{\\exp(-(k - d)^2 / 2\\sigma^2)}{\\sum_j \\exp(-(j - d)^2 / 2\\sigma^2)}
         \\quad (\\sigma > 0), \\qquad g[k] = \\max(0, 1 - |k - d|) \\quad (\\sigma = 0)
 
-    A Gaussian bump at ``d`` normalised to sum 1 (the DCLS-delays kernel), or, for ``sigma = 0``, linear
+    A Gaussian bump at ``d`` normalised to sum 1 (the DCLS-delays kernel, defined once in
+    :mod:`spikestep.ops.delayed_linear.math`, normalised as ``dcls`` does), or, for ``sigma = 0``, linear
     interpolation between the two integer shifts around ``d`` (two non-zero taps, exact for an integer
     ``d``). ``delay`` has any shape; the result is ``[*delay.shape, max_delay + 1]``.
 
@@ -25,39 +29,11 @@ def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Ten
         >>> delay_kernel(torch.tensor([1.25]), 3, sigma=0.0)
         tensor([[0.0000, 0.7500, 0.2500, 0.0000]])
     """
-    d = delay.clamp(0.0, float(max_delay)).unsqueeze(-1)
-    taps = torch.arange(max_delay + 1, dtype=delay.dtype, device=delay.device)
+    d = delay.clamp(0.0, float(max_delay))
     if sigma == 0.0:
-        return (1.0 - (taps - d).abs()).clamp_min(0.0)
-    bump = torch.exp(-((taps - d) ** 2) / (2.0 * sigma * sigma))
-    return bump / bump.sum(-1, keepdim=True)
-
-
-def sigma_schedule(progress: float, max_delay: int, final: float = 0.5, until: float = 0.25) -> float:
-    """The DCLS-delays width schedule: ``sigma`` from ``max_delay / 2`` down to ``final`` over the first
-    ``until`` of training, then ``final``.
-
-    .. math::
-        \\sigma(p) = \\sigma_0 (\\sigma_1 / \\sigma_0)^{\\min(p / u, 1)}, \\quad \\sigma_0 = D/2,\\ \\sigma_1 = final
-
-    (a geometric decay: the width halves at a steady rate). ``progress`` is the fraction of training done
-    (``epoch / epochs``), in ``[0, 1]``. ``final = 0`` ends in linear interpolation (``sigma`` jumps to 0
-    once ``progress >= until``).
-
-    Example::
-
-        >>> from spikestep.functional import sigma_schedule
-        >>> [round(sigma_schedule(p, 16), 3) for p in (0.0, 0.125, 0.25, 1.0)]
-        [8.0, 2.0, 0.5, 0.5]
-    """
-    if not math.isfinite(progress) or not 0.0 <= progress <= 1.0:
-        raise ValueError(f"progress must be the fraction of training done, in [0, 1], got {progress}")
-    if not 0.0 < until <= 1.0:
-        raise ValueError(f"until must be in (0, 1], got {until}")
-    start = max(max_delay / 2.0, 1e-3)
-    if final <= 0.0:
-        return 0.0 if progress >= until else start * (1e-3 / start) ** (progress / until)
-    return start * (min(final, start) / start) ** min(progress / until, 1.0)
+        taps = torch.arange(max_delay + 1, dtype=delay.dtype, device=delay.device)
+        return (1.0 - (taps - d.unsqueeze(-1)).abs()).clamp_min(0.0)
+    return gauss_taps(d, sigma, max_delay)[0]  # the one Gaussian, DelayedLinear's (and dcls's)
 
 
 def learnable_delay_with_state(

@@ -5,6 +5,7 @@ from .container import MultiStepContainer, SeqToANNContainer
 from .conv import Conv1d, Conv2d
 from .delay import Delay
 from .delay_bank import DelayBank
+from .delayed_linear import DelayedLinear
 from .dropout import Dropout
 from .flatten import Flatten
 from .learnable_delay import LearnableDelay
@@ -25,6 +26,7 @@ __all__ = [
     "Conv2d",
     "Delay",
     "DelayBank",
+    "DelayedLinear",
     "Dropout",
     "Flatten",
     "LearnableDelay",
