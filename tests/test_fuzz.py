@@ -911,6 +911,17 @@ def test_a_dtype_change_mid_stream_converts_the_state_or_is_refused_cleanly(name
         assert second.value.dtype == expected_dtype(module, xb)
 
 
+def _memory_shapes(net):
+    """The shapes of every tensor memory in ``net``, in order."""
+    return [
+        tuple(value.shape)
+        for module in net.modules()
+        if hasattr(module, "named_memories")
+        for _, value in module.named_memories()
+        if isinstance(value, torch.Tensor)
+    ]
+
+
 @pytest.mark.parametrize("name", STATEFUL)
 @budget(MID_STREAM_EXAMPLES)
 @given(data=st.data())
@@ -928,6 +939,7 @@ def test_a_shape_change_mid_stream_asks_for_reset_net(name, data):
     first = attempt(lambda: _call(m, a.build() if mode == "m" else a.build()[0], 0))
     if not first.ok or not _carries_tensor_state(m):
         return
+    held_shapes = _memory_shapes(m)
     xb = b.build()
     if mode == "s":
         assume(len(xb))
@@ -937,6 +949,8 @@ def test_a_shape_change_mid_stream_asks_for_reset_net(name, data):
     functional.reset_net(m)
     if not attempt(lambda: _call(m, xb, 1)).ok:
         return  # refused after the reset too: the input is wrong for this module whatever its state
+    if _memory_shapes(m) == held_shapes:
+        return  # e.g. Flatten(0, -1) before a neuron: both shapes give the state one shape
     assert not second.ok, "a new shape without reset_net was accepted"
     assert isinstance(second.error, ValueError) and "reset_net" in str(second.error), second.error
 
