@@ -55,15 +55,17 @@ class World:
         """``''`` alone, else ``', N processes (gloo)'`` for the first printed line."""
         return "" if self.size == 1 else f", {self.size} processes ({BACKEND})"
 
-    def wrap(self, model: nn.Module) -> nn.Module:
+    def wrap(self, model: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
         """The module to train: ``model`` alone; else ``model`` with global batch norms, in DDP.
 
         Call it before building the optimiser. ``model`` itself stays the network to score, save and plot.
+        ``find_unused_parameters``: some parameters stop learning during training (learned delays are
+        frozen at 80%), so DDP must not wait for their gradients.
         """
         if self.size == 1:
             return model
         to_global_batch_norm(model)
-        return nn.parallel.DistributedDataParallel(model)
+        return nn.parallel.DistributedDataParallel(model, find_unused_parameters=find_unused_parameters)
 
     def check_batches(self, n_train: int, batch_size: int) -> None:
         """Refuse (:class:`CLIError`) a split that would leave a rank an empty share of some batch."""

@@ -262,7 +262,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="processes on this machine, >= 1: each trains on its share of every batch (torch.distributed, "
-        "gloo) and together they end where one process would; under torchrun leave it out (default 1)",
+        "gloo) and together they end where one process would (with --dropout 0: each process draws its own "
+        "dropout masks); under torchrun leave it out (default 1)",
     )
     p.set_defaults(run=run)
     return p
@@ -290,15 +291,16 @@ def _resolve(args: argparse.Namespace) -> tuple[argparse.Namespace, dict[str, An
         conflicts = [
             f"--{key.replace('_', '-')} {getattr(args, key)} (the run has {saved.get(key)})"
             for key in RUN_SETTINGS
-            if getattr(args, key) is not None and getattr(args, key) != saved.get(key)
+            if getattr(args, key) is not None
+            and getattr(args, key) != saved.get(key, TASKS[dataset].defaults.get(key))
         ]
         if conflicts:
             raise CLIError(
                 f"--resume {args.resume}: the checkpoint belongs to another run: {'; '.join(conflicts)}. "
                 f"Leave these options out to continue that run, or train a new one into another --out"
             )
-        for key in RUN_SETTINGS:
-            setattr(resolved, key, saved.get(key))
+        for key in RUN_SETTINGS:  # a checkpoint from before a setting existed ran with its default
+            setattr(resolved, key, saved.get(key, TASKS[dataset].defaults.get(key)))
         if resolved.epochs is None:
             resolved.epochs = saved["epochs"]
         if resolved.out is None:
@@ -468,7 +470,8 @@ def run(args: argparse.Namespace) -> int:
 def _learned_delays(
     plt: Any, out: Path, model: nn.Module, data: DataSplit, args: argparse.Namespace, task: _Task
 ) -> list[Path]:
-    """With learned delays: score the exact integer-delay (streaming) form of the network and draw the
+    """With learned delays: score the integer-delay (streaming) form of the network, its delays rounded
+    (the trained network itself once they were rounded and frozen at 80% of training), and draw the
     delays each bank learned. Returns the figure written (none for fixed delays)."""
     banks = [
         (f"block {i // 4 + 1}", m)
@@ -496,7 +499,9 @@ def _train(args: argparse.Namespace, world: _distributed.World) -> int:
     torch.manual_seed(args.seed)
     data = DATASETS[args.dataset]()
     model = task.build(args, data)
-    net = world.wrap(model)  # what trains: ``model`` itself alone, else in DDP with global batch norms
+    net = world.wrap(
+        model, find_unused_parameters=args.delays == "learned"
+    )  # what trains: ``model`` itself alone, else in DDP with global batch norms
     generator = torch.Generator().manual_seed(args.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
@@ -534,6 +539,8 @@ def _train(args: argparse.Namespace, world: _distributed.World) -> int:
                 optimizer.zero_grad()
                 world.scaled(loss, len(ix), len(batch)).backward()
                 optimizer.step()
+                if hasattr(model, "clamp_delays"):  # learned delays stay in [0, max_delay]
+                    model.clamp_delays()
                 functional.reset_net(model)
                 loss_sum += loss.item() * len(ix)
                 correct += (scores.argmax(1) == data.y_train[ix]).sum().item()

@@ -97,7 +97,8 @@ def delay_with_state(
 
     Returns ``(y_seq, new_held)``: two new tensors that share no storage with each other, with
     ``x_seq`` or with ``held``, ``new_held`` of exactly ``D`` steps (a stateful caller keeps ``D`` steps,
-    not the whole chunk, and in-place changes of the output or the input never reach it).
+    not the whole chunk, and in-place changes of the output or the input never reach it). With ``D = 0``
+    the line is the identity and ``y_seq`` is ``x_seq`` itself (nothing is held).
     """
     d_max = held.shape[0]
     if d_max == 0:
@@ -125,7 +126,7 @@ def delay_step(
 
     ``ring[(ring_start + j) % D]`` holds the input of ``D - j`` steps ago, so ``x[t - d]`` is at
     ``(ring_start - d) % D``; ``x`` then takes the place of the oldest. Returns ``(y, ring, ring_start)``.
-    ``y`` is a new tensor. O(1) work per step for any ``D``: the ring is written in place when autograd
+    ``y`` is a new tensor (``x`` itself where every delay is 0). O(1) work per step for any ``D``: the ring is written in place when autograd
     does not track it; when it does (``x`` or the ring needs gradients), the ring is rebuilt out of place
     (a copy of ``D`` steps), because autograd must keep each step's ring as it was.
     """

@@ -45,8 +45,8 @@ def learnable_delay_with_state(
     ``[C]``. With ``z`` the held inputs followed by the chunk and ``g`` the :func:`delay_kernel`,
     ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. For ``sigma > 0`` that is ``D + 1``
     multiply-adds of slices of ``z``; for ``sigma = 0`` only two taps are non-zero and the output is
-    two gathers, ``(1 - f) z[t - n] + f z[t - n - 1]`` with ``n = floor(d)``, ``f = d - n``: its cost does
-    not grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
+    two gathers, ``(1 - f) z[t - n] + f z[t - n - 1]`` with ``n = floor(d)``, ``f = d - n``: apart from
+    joining and keeping the ``D`` held steps, its cost does not grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
     """
     d_max, t = held.shape[0], x_seq.shape[0]
     joined = torch.cat((held, x_seq)) if d_max else x_seq

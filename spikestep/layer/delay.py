@@ -97,6 +97,26 @@ class Delay(MemoryModule):
             )
         self._set_delay_steps(value)
 
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):  # type: ignore[no-untyped-def]
+        # The per-channel delays come in as a buffer; max_delay (the ring's length) must follow them.
+        key = prefix + "per_channel_delays"
+        if key in state_dict and self.per_channel_delays is None:
+            errors.append(
+                f"Delay holds one delay ({self._delay_steps}) but the state has per-channel delays '{key}': "
+                f"build the layer with per-channel delays (Delay(torch.tensor([...]))) before loading"
+            )
+            return
+        before = None if self.per_channel_delays is None else self.per_channel_delays.clone()
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing, unexpected, errors)
+        if before is None:
+            return
+        loaded = self.per_channel_delays.clone()
+        self.per_channel_delays = before  # back, until the loaded delays are checked
+        try:
+            self.delay_steps = loaded  # checked like the constructor, refused while inputs are held
+        except (TypeError, ValueError) as error:
+            errors.append(f"{prefix}per_channel_delays: {error}")
+
     @property
     def max_delay(self) -> int:
         """``max(d)``: the number of past inputs the layer holds."""

@@ -10,20 +10,16 @@ import torch.nn as nn
 from .. import functional as F
 from .._checks import as_compute_dtype
 from ..base import MemoryModule
+from ..ops.delayed_linear.checked import check_sigma
+from ..ops.delayed_linear.schedule import initial_sigma
 from .delay import Delay
 
 
 def _check_sigma(sigma: object) -> float:
-    if (
-        isinstance(sigma, bool)
-        or not isinstance(sigma, numbers.Real)
-        or not 0.0 <= float(sigma) < float("inf")
-    ):
-        raise ValueError(
-            f"LearnableDelay: sigma must be a finite number >= 0 (the kernel's width in steps; 0 = linear "
-            f"interpolation), got {sigma!r}"
-        )
-    return float(sigma)
+    """0 (linear interpolation), or a Gaussian's width that DelayedLinear would take too."""
+    if not isinstance(sigma, bool) and isinstance(sigma, numbers.Real) and float(sigma) == 0.0:
+        return 0.0
+    return check_sigma(sigma, "LearnableDelay")
 
 
 class LearnableDelay(MemoryModule):
@@ -35,7 +31,7 @@ class LearnableDelay(MemoryModule):
     ``g_c`` is a Gaussian bump of width ``sigma`` centred on ``d_c`` and normalised to sum 1
     (:func:`~spikestep.functional.delay_kernel`), so the gradient reaches ``d_c`` from every tap the bump
     covers; with ``sigma = 0`` it is linear interpolation between the integer shifts ``floor(d_c)`` and
-    ``floor(d_c) + 1``. The DCLS-delays recipe starts wide (``sigma = max_delay / 2``) and narrows to about
+    ``floor(d_c) + 1``. ``sigma`` is 0 or at least 0.25 (a narrower Gaussian rounds to zero). The DCLS-delays recipe starts wide (``sigma = max_delay / 2``) and narrows to about
     0.5 over the first quarter of training: set ``sigma`` from
     :func:`~spikestep.functional.sigma_schedule` once per epoch. :meth:`to_delay` gives the integer
     :class:`Delay` that the rounded delays define, for exact streaming inference.
@@ -43,7 +39,8 @@ class LearnableDelay(MemoryModule):
     Shapes: ``'s'``: ``[B, ..., C]`` per call; ``'m'``: ``[T, B, ..., C]``; the output has the input's
     shape. The layer holds the last ``max_delay`` inputs (memory ``queue``, its own copy), so chunks, the
     whole sequence and single steps agree; ``functional.reset_net`` clears it, ``detach_net`` cuts it.
-    A single step costs ``O(max_delay)`` for ``sigma > 0`` and two gathers for ``sigma = 0``.
+    A single step copies the ``max_delay`` held steps (``O(max_delay)``); a chunk costs ``max_delay + 1``
+    multiply-adds per element for ``sigma > 0`` and two gathers for ``sigma = 0``.
 
     Args:
         num_channels: ``C``, the size of the input's last dimension.
@@ -54,7 +51,8 @@ class LearnableDelay(MemoryModule):
         step_mode: ``'s'`` or ``'m'``.
 
     The delays are the parameter ``delay`` (give it its own learning rate with a parameter group:
-    ``[{"params": [m.delay], "lr": ...}, ...]``); they are clamped to ``[0, D]`` in the forward pass.
+    ``[{"params": [m.delay], "lr": ...}, ...]``); they are clamped to ``[0, D]`` in the forward pass, and
+    :meth:`clamp_delays` puts them back into that range after an optimiser step.
 
     Example::
 
@@ -85,12 +83,18 @@ class LearnableDelay(MemoryModule):
             or num_channels < 1
         ):
             raise ValueError(f"LearnableDelay: num_channels must be an int >= 1, got {num_channels!r}")
-        max_delay = F.check_delay_steps(max_delay)
-        if isinstance(max_delay, torch.Tensor):
-            raise TypeError("LearnableDelay: max_delay must be an int >= 0, not a tensor")
+        if isinstance(max_delay, bool) or not isinstance(max_delay, numbers.Integral) or max_delay < 0:
+            raise (
+                ValueError
+                if isinstance(max_delay, numbers.Integral) and not isinstance(max_delay, bool)
+                else TypeError
+            )(
+                f"LearnableDelay: max_delay must be an int >= 0 (the longest delay, in steps), got {max_delay!r}"
+            )
+        max_delay = int(max_delay)
         self.num_channels, self.max_delay = int(num_channels), max_delay
         self.delay = nn.Parameter(self._initial_delays(init))
-        self.sigma = max_delay / 2.0 if sigma is None else sigma
+        self.sigma = initial_sigma(max_delay) if sigma is None else sigma
         self.step_mode = step_mode
         self.register_memory("queue", None)
 
@@ -129,6 +133,12 @@ class LearnableDelay(MemoryModule):
 
     def extra_repr(self) -> str:
         return f"{self.num_channels}, max_delay={self.max_delay}, sigma={self._sigma:g}, step_mode={self.step_mode}"
+
+    def clamp_delays(self) -> None:
+        """Put the delays back into ``[0, max_delay]`` (in place; call it after each optimiser step): outside
+        that range the forward pass clamps them, and their gradient is 0, so they would stay out."""
+        with torch.no_grad():
+            self.delay.clamp_(0.0, float(self.max_delay))
 
     def to_delay(self) -> Delay:
         """The integer :class:`Delay` of the rounded delays (``torch.round``: half to even), in this step

@@ -18,9 +18,10 @@ class LearnedDelayBank(nn.Module, MultiStepModule):
     The learnable counterpart of :class:`~spikestep.layer.DelayBank` (tap-major, the same output layout):
     a :class:`~spikestep.layer.LearnableDelay` over the input repeated ``K`` times. Its delays ``d_{kc}``
     start at ``init`` (``[K]`` lags shared by every channel, e.g. a DelayBank's taps) or uniformly in
-    ``[0, D]``; :meth:`to_fixed` returns the exact integer form (rounded per-channel
-    :class:`~spikestep.layer.Delay`), :meth:`round_and_freeze` snaps the delays to integers and stops
-    learning them (train the weights on for a while after it, and rounding costs nothing). Multi-step.
+    ``[0, D]``; :meth:`to_fixed` returns the integer form of the rounded delays (per-channel
+    :class:`~spikestep.layer.Delay`: the same outputs once :meth:`round_and_freeze` has snapped the delays
+    to integers and stopped learning them; train the weights on for a while after it, and rounding costs
+    nothing). The memory holds the ``K`` repeated copies of the last ``D`` inputs. Multi-step.
 
     Example::
 
@@ -62,6 +63,10 @@ class LearnedDelayBank(nn.Module, MultiStepModule):
     def sigma(self, value: float) -> None:
         self.delays.sigma = value
 
+    def clamp_delays(self) -> None:
+        """Put the delays back into ``[0, max_delay]`` (after each optimiser step)."""
+        self.delays.clamp_delays()
+
     def round_and_freeze(self) -> None:
         """Round the delays to integers (half to even) and stop learning them."""
         with torch.no_grad():
@@ -70,7 +75,8 @@ class LearnedDelayBank(nn.Module, MultiStepModule):
         self.delays.sigma = 0.0
 
     def to_fixed(self) -> nn.Module:
-        """The exact integer form: the input repeated ``K`` times, then a per-channel ``Delay``."""
+        """The integer form: the input repeated ``K`` times, then a per-channel ``Delay`` of the rounded delays
+        (exactly this bank after :meth:`round_and_freeze`)."""
         return _Repeated(self.taps, self.delays.to_delay())
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:

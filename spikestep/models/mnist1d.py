@@ -36,6 +36,9 @@ class DelayNet(nn.Module):
         readout: ``'voting'`` or ``'synapse'``.
         tau: membrane time constant of the LIF neurons.
         readout_tau: time constant of the synapse readout.
+        in_channels: values per time step of the input.
+        delays: ``'fixed'`` (:class:`~spikestep.layer.DelayBank`, taps ``0, r, 2r, ...``) or ``'learned'``
+            (:class:`LearnedDelayBank` started at those taps, see :meth:`set_training_progress`).
 
     Example::
 
@@ -100,8 +103,15 @@ class DelayNet(nn.Module):
             else:
                 bank.sigma = functional.sigma_schedule(progress, bank.delays.max_delay)
 
+    def clamp_delays(self) -> None:
+        """Put learned delays back into their range (after each optimiser step); nothing for fixed delays."""
+        for bank in self.features:
+            if isinstance(bank, LearnedDelayBank):
+                bank.clamp_delays()
+
     def to_fixed(self) -> DelayNet:
-        """A copy whose learned delay banks are their exact integer form (per-channel ``Delay``)."""
+        """A copy whose learned delay banks are the integer form of their rounded delays (per-channel
+        ``Delay``; the same network once ``set_training_progress`` has rounded and frozen them)."""
         fixed = copy.deepcopy(self)
         for i, bank in enumerate(fixed.features):
             if isinstance(bank, LearnedDelayBank):

@@ -112,3 +112,11 @@ def test_a_batch_with_fewer_samples_than_processes_is_refused_with_the_fix():
 if __name__ == "__main__":  # the equality test's two processes
     os.environ.setdefault("SPIKESTEP_ADAPT_THREADS", "0")
     raise SystemExit(_distributed.spawn(_take_steps, sys.argv[1], 2))
+
+
+def test_learned_delays_train_on_2_processes_past_the_epoch_that_freezes_them(tmp_path):
+    # At 80% of training the delays stop learning; DDP must not wait for their gradients after that.
+    argv = ["--dataset", "mnist1d", "--delays", "learned", "--epochs", "5", "--hidden", "2"]
+    done = _run("-m", "spikestep", "train", "--nproc", "2", *argv, "--no-progress", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "epoch   5/5" in done.stdout and "integer-delay form" in done.stdout

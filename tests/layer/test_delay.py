@@ -462,3 +462,30 @@ def test_changing_per_channel_delays_while_inputs_are_held_asks_for_reset():
     delay.reset()
     delay.delay_steps = 3
     assert delay.delay_steps == 3 and delay.per_channel_delays is None
+
+
+def test_loading_per_channel_delays_moves_the_longest_delay_with_them():
+    source, target = layer.Delay(torch.tensor([0, 1, 5])), layer.Delay(torch.tensor([0, 1, 3]))
+    target.load_state_dict(source.state_dict())
+    assert target.max_delay == 5 and torch.equal(target.delay_steps, torch.tensor([0, 1, 5]))
+    x = torch.rand(9, 3)
+    assert torch.equal(
+        torch.stack([target(xt) for xt in x]), reference_per_channel_delay(x, target.delay_steps)
+    )
+
+
+def test_loading_other_delays_while_inputs_are_held_is_refused():
+    source, target = layer.Delay(torch.tensor([2, 2])), layer.Delay(torch.tensor([1, 2]))
+    target(torch.ones(2))
+    with pytest.raises(RuntimeError, match=r"call reset\(\)"):
+        target.load_state_dict(source.state_dict())
+    assert torch.equal(target.delay_steps, torch.tensor([1, 2]))
+
+
+def test_a_single_step_writes_the_ring_in_place_without_autograd():
+    delay = layer.Delay(torch.tensor([3, 1]))
+    delay(torch.rand(2))
+    ring = delay.queue.data_ptr()
+    for _ in range(5):
+        delay(torch.rand(2))
+    assert delay.queue.data_ptr() == ring

@@ -114,7 +114,9 @@ def test_integer_spikes_give_what_the_same_values_as_floats_give():
     [
         ({"num_channels": 0, "max_delay": 3}, ValueError, "num_channels must be an int >= 1"),
         ({"num_channels": 2, "max_delay": -1}, ValueError, r">= 0"),
-        ({"num_channels": 2, "max_delay": 2.5}, TypeError, "delay_steps must be an int"),
+        ({"num_channels": 2, "max_delay": 2.5}, TypeError, "max_delay must be an int >= 0"),
+        ({"num_channels": 2, "max_delay": 3, "sigma": 0.05}, ValueError, r"rounds to zero.*sigma=0"),
+        ({"num_channels": 2, "max_delay": 3, "sigma": "wide"}, TypeError, r"sigma must be a real number"),
         (
             {"num_channels": 2, "max_delay": 3, "sigma": -1.0},
             ValueError,
@@ -139,4 +141,13 @@ def test_setting_sigma_is_checked_like_the_constructor():
     module = layer.LearnableDelay(2, 3)
     with pytest.raises(ValueError, match="sigma must be a finite number"):
         module.sigma = float("nan")
-    assert module.sigma == 1.5
+    module.sigma = 0.0  # linear interpolation
+    assert module.sigma == 0.0
+
+
+def test_clamp_delays_brings_delays_stepped_out_of_range_back():
+    module = layer.LearnableDelay(2, 4, init=torch.tensor([0.0, 4.0]))
+    with torch.no_grad():
+        module.delay.add_(torch.tensor([-0.3, 0.2]))
+    module.clamp_delays()
+    assert module.delay.tolist() == [0.0, 4.0]

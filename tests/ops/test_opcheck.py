@@ -203,4 +203,7 @@ def test_every_spikestep_operator_is_covered():
         "synapse_filter_backward",
         "neuron_walk",
         "neuron_walk_backward",
+        # opcheck'd (with its autograd, hence its backward) in tests/ops/test_delayed_linear.py
+        "delayed_linear",
+        "delayed_linear_backward",
     }

@@ -8,7 +8,7 @@ import numbers
 import torch
 
 from .._dispatch import check_backend
-from .math import KERNELS
+from .math import KERNELS, MIN_SIGMA
 from .op import walk
 
 _OWNER = "delayed_linear"
@@ -26,14 +26,19 @@ def check_kernel(kernel: object, owner: str = _OWNER) -> str:
 
 
 def check_sigma(sigma: object, owner: str = _OWNER) -> float:
-    """``sigma`` as a float if it is a finite real number ``> 0`` (time steps)."""
+    """``sigma`` as a float if it is a finite real number ``>= MIN_SIGMA`` (0.25 time steps)."""
     if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
         raise TypeError(
-            f"{owner}: sigma must be a real number > 0 (time steps), got {type(sigma).__name__} {sigma!r}"
+            f"{owner}: sigma must be a real number >= {MIN_SIGMA} (time steps), got {type(sigma).__name__} "
+            f"{sigma!r}"
         )
     value = float(sigma)
-    if not (_math.isfinite(value) and value > 0.0):
-        raise ValueError(f"{owner}: sigma must be a finite number > 0 (time steps), got {value}")
+    if not (_math.isfinite(value) and value >= MIN_SIGMA):
+        raise ValueError(
+            f"{owner}: sigma must be a finite number >= {MIN_SIGMA} (time steps; a narrower Gaussian rounds "
+            f"to zero), got {value}; for two taps use linear interpolation (kernel 'linear', or sigma=0 in "
+            f"LearnableDelay)"
+        )
     return value
 
 

@@ -37,6 +37,9 @@ KERNELS = ("gauss", "linear", "round")
 
 # dcls divides by (sum + 1e-7) (ConstructKernel1d.forward_vgauss): the same guard, so both agree.
 EPS = 1e-7
+# The narrowest Gaussian: below it every tap but the nearest is under eps^2 (and dropped), and at a
+# half-step delay all of them are (an all-zero kernel). dcls's own floor is 0.27; use 'linear' for less.
+MIN_SIGMA = 0.25
 
 
 def n_sparse_taps(kernel: str, max_delay: int) -> int:
