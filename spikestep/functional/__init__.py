@@ -5,6 +5,7 @@ from .delay import (
     delay,
     delay_bank_with_state,
     delay_step,
+    delay_taps_with_state,
     delay_with_state,
     longest_delay,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "delay_bank_with_state",
     "delay_kernel",
     "delay_step",
+    "delay_taps_with_state",
     "delay_with_state",
     "detach_net",
     "learnable_delay_with_state",

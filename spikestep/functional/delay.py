@@ -164,3 +164,27 @@ def delay_bank_with_state(
     y = torch.stack([joined[d_max - d : d_max - d + t] for d in delays], dim=-2).flatten(-2)
     new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
     return y, new_held
+
+
+def delay_taps_with_state(
+    x_seq: torch.Tensor, held: torch.Tensor, delay_steps: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A tapped delay line whose ``K`` taps have their own integer delay per channel.
+
+    ``y[t, ..., k C + c] = x[t - d[k, c], ..., c]``: ``x_seq`` ``[T, ..., C]``, ``held`` ``[D, ..., C]``
+    (the last ``D = max(d)`` inputs, oldest first), ``delay_steps`` an integer tensor ``[K, C]``. The
+    output ``[T, ..., K*C]`` is tap-major, like :func:`delay_bank_with_state`'s, and is one ``gather`` from
+    the held inputs joined to the chunk, seen ``K`` times without a copy. Returns ``(y_seq, new_held)``;
+    ``new_held`` is a new tensor of ``D`` steps of ``C`` channels (not ``K*C``).
+    """
+    d_max, t = held.shape[0], x_seq.shape[0]
+    joined = torch.cat((held, x_seq)) if d_max else x_seq
+    taps, channels = delay_steps.shape
+    steps = torch.arange(d_max, d_max + t, device=x_seq.device).reshape(
+        (t,) + (1,) * (x_seq.dim() - 1) + (1,)
+    )
+    index = steps - delay_steps.to(x_seq.device)  # [T, 1.., K, C]
+    wide = joined.unsqueeze(-2).expand(*joined.shape[:-1], taps, channels)
+    y = wide.gather(0, index.expand(t, *x_seq.shape[1:-1], taps, channels)).flatten(-2)
+    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
+    return y, new_held

@@ -5,23 +5,36 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ..base import MultiStepModule
+from .. import functional as F
+from .._checks import as_compute_dtype
+from ..base import MemoryModule
 from ..layer import LearnableDelay
 
 
-class LearnedDelayBank(nn.Module, MultiStepModule):
+def _held(module: MemoryModule, x_seq: torch.Tensor, max_delay: int) -> torch.Tensor:
+    """The module's last ``max_delay`` inputs ``[D, ..., C]`` (zeros at the start), checked against ``x_seq``."""
+    if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 2:
+        raise ValueError(f"{type(module).__name__} expects a sequence [T, B, ..., C] with time first")
+    shape = torch.Size((max_delay, *x_seq.shape[1:]))
+    if module.queue is None:
+        module.queue = x_seq.new_zeros(shape)
+    return module._state_like("queue", module.queue, shape, x_seq)
+
+
+class LearnedDelayBank(MemoryModule):
     """``K`` delayed copies of each channel, each delay learned: ``[T, B, ..., C] -> [T, B, ..., K*C]``.
 
     .. math::
         y[t, k C + c] = \\sum_j g_{kc}[j]\\, x_c[t - j], \\qquad g_{kc} = \\mathrm{delay\\_kernel}(d_{kc}, D, \\sigma)
 
     The learnable counterpart of :class:`~spikestep.layer.DelayBank` (tap-major, the same output layout):
-    a :class:`~spikestep.layer.LearnableDelay` over the input repeated ``K`` times. Its delays ``d_{kc}``
+    the delays and kernel of a :class:`~spikestep.layer.LearnableDelay` of ``K*C`` channels over the input
+    repeated ``K`` times. The memory ``queue`` holds the last ``D`` inputs once (``[D, ..., C]``). Its delays ``d_{kc}``
     start at ``init`` (``[K]`` lags shared by every channel, e.g. a DelayBank's taps) or uniformly in
     ``[0, D]``; :meth:`to_fixed` returns the integer form of the rounded delays (per-channel
     :class:`~spikestep.layer.Delay`: the same outputs once :meth:`round_and_freeze` has snapped the delays
     to integers and stopped learning them; train the weights on for a while after it, and rounding costs
-    nothing). The memory holds the ``K`` repeated copies of the last ``D`` inputs. Multi-step.
+    nothing). Multi-step.
 
     Example::
 
@@ -52,8 +65,10 @@ class LearnedDelayBank(nn.Module, MultiStepModule):
                     f"LearnedDelayBank: init must give one lag per tap ({taps}), got {list(lags.shape)}"
                 )
             start = lags.repeat_interleave(channels)
+        # Holds the parameters and the kernel's width; its own memory stays unused (the bank keeps one copy).
         self.delays = LearnableDelay(taps * channels, max_delay, init=start, sigma=sigma, step_mode="m")
         self.step_mode = "m"
+        self.register_memory("queue", None)
 
     @property
     def sigma(self) -> float:
@@ -75,20 +90,44 @@ class LearnedDelayBank(nn.Module, MultiStepModule):
         self.delays.sigma = 0.0
 
     def to_fixed(self) -> nn.Module:
-        """The integer form: the input repeated ``K`` times, then a per-channel ``Delay`` of the rounded delays
-        (exactly this bank after :meth:`round_and_freeze`)."""
-        return _Repeated(self.taps, self.delays.to_delay())
+        """The integer form: each tap of each channel delayed by its rounded delay (one gather, the last
+        ``D`` inputs held once); exactly this bank after :meth:`round_and_freeze`."""
+        rounded = self.delays.delay.detach().clamp(0, self.delays.max_delay).round().long()
+        return IntegerDelayTaps(rounded.reshape(self.taps, self.channels))
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 2:
-            raise ValueError("LearnedDelayBank expects a sequence [T, B, ..., C] with time first")
-        return self.delays(x_seq.repeat((1,) * (x_seq.dim() - 1) + (self.taps,)))
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        x_seq = as_compute_dtype(x_seq, "LearnedDelayBank", self.delays.delay, layout="[T, B, ..., C]")
+        held = _held(self, x_seq, self.delays.max_delay)
+        if x_seq.shape[-1] != self.channels:
+            raise ValueError(
+                f"LearnedDelayBank({self.channels}, ...) expects {self.channels} channels last, got {list(x_seq.shape)}"
+            )
+        reps = (1,) * (x_seq.dim() - 1) + (self.taps,)
+        y, _ = F.learnable_delay_with_state(
+            x_seq.repeat(reps), held.repeat(reps), self.delays.delay, self.sigma
+        )
+        joined = torch.cat((held, x_seq))
+        self.queue = joined[x_seq.shape[0] :].clone()
+        return y
 
 
-class _Repeated(nn.Module):
-    def __init__(self, taps: int, inner: nn.Module) -> None:
+class IntegerDelayTaps(MemoryModule):
+    """``y[t, k C + c] = x_c[t - d[k, c]]``: a tapped delay line with integer delays per tap and channel,
+    ``[T, B, ..., C] -> [T, B, ..., K*C]`` (:func:`~spikestep.functional.delay_taps_with_state`), holding the
+    last ``max(d)`` inputs once. Multi-step. The streaming form of a trained :class:`LearnedDelayBank`.
+    """
+
+    def __init__(self, delay_steps: torch.Tensor) -> None:
         super().__init__()
-        self.taps, self.inner = taps, inner
+        delay_steps = F.check_delay_steps(delay_steps)
+        if not isinstance(delay_steps, torch.Tensor) or delay_steps.dim() != 2:
+            raise ValueError("IntegerDelayTaps: delay_steps must be an integer tensor [K, C]")
+        self.register_buffer("delay_steps", delay_steps)
+        self.step_mode = "m"
+        self.register_memory("queue", None)
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return self.inner(x_seq.repeat((1,) * (x_seq.dim() - 1) + (self.taps,)))
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        x_seq = as_compute_dtype(x_seq, "IntegerDelayTaps", layout="[T, B, ..., C]")
+        held = _held(self, x_seq, int(self.delay_steps.max()))
+        y, self.queue = F.delay_taps_with_state(x_seq, held, self.delay_steps)
+        return y

@@ -57,3 +57,33 @@ def test_the_fixed_form_of_a_trained_net_streams_exactly_like_it():
 def test_an_unknown_delay_kind_is_refused():
     with pytest.raises(ValueError, match="delays must be 'fixed' or 'learned'"):
         DelayNet(delays="dcls")
+
+
+def test_a_learned_bank_holds_its_last_inputs_once_not_once_per_tap():
+    bank = LearnedDelayBank(3, taps=4, max_delay=5, sigma=1.0)
+    bank(torch.rand(30, 2, 3))
+    assert bank.queue.shape == (5, 2, 3)
+    fixed = bank.to_fixed()
+    fixed(torch.rand(30, 2, 3))
+    assert fixed.queue.shape[1:] == (2, 3)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 1.5])
+def test_a_learned_bank_in_chunks_equals_the_whole_sequence(sigma):
+    x = torch.rand(17, 2, 3)
+    whole = LearnedDelayBank(3, taps=2, max_delay=6, sigma=sigma)
+    chunked = LearnedDelayBank(3, taps=2, max_delay=6, sigma=sigma)
+    chunked.load_state_dict(whole.state_dict())
+    expected = whole(x)
+    got = torch.cat([chunked(c) for c in x.split([5, 1, 11])])
+    torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_integer_taps_give_each_tap_of_each_channel_its_own_delay_in_chunks():
+    x, d = torch.rand(12, 2, 3), torch.tensor([[0, 2, 5], [4, 1, 0]])
+    expected = torch.cat([functional.delay(x, d[0]), functional.delay(x, d[1])], dim=-1)
+    held = torch.zeros(5, 2, 3)
+    y1, held = functional.delay_taps_with_state(x[:4], held, d)
+    y2, held = functional.delay_taps_with_state(x[4:], held, d)
+    assert torch.equal(torch.cat([y1, y2]), expected)
+    assert torch.equal(held, x[-5:])
