@@ -10,7 +10,7 @@ import copy
 import pytest
 import torch
 
-from spikestep import functional, layer, neuron
+from spikestep import functional, layer, models, neuron
 from spikestep.models import DelayNet, DigitsNet
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -114,3 +114,56 @@ def test_a_few_training_steps_on_cuda_lower_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+# --- delays: per channel, banks, learned ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunks", [1, 4])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layer.Delay(torch.tensor([0, 3, 1, 7]), step_mode="m"),
+        lambda: layer.DelayBank([0, 2, 5]),
+        lambda: layer.LearnableDelay(4, 6, init=torch.tensor([0.5, 2.0, 3.7, 6.0]), sigma=0.0, step_mode="m"),
+        lambda: layer.LearnableDelay(4, 6, init=torch.tensor([0.5, 2.0, 3.7, 6.0]), sigma=1.5, step_mode="m"),
+        lambda: models.LearnedDelayBank(4, taps=3, max_delay=6, sigma=1.0),
+    ],
+    ids=[
+        "Delay-per-channel",
+        "DelayBank",
+        "LearnableDelay-linear",
+        "LearnableDelay-gauss",
+        "LearnedDelayBank",
+    ],
+)
+def test_delays_on_cuda_match_the_cpu(make, chunks):
+    x = torch.rand(24, 3, 4, generator=torch.Generator().manual_seed(2))
+    _assert_same_on_cpu_and_cuda(make, x, chunks)
+
+
+def test_per_channel_delay_single_steps_on_cuda_match_multi_step():
+    d = torch.tensor([0, 3, 1, 7])
+    x = torch.rand(20, 3, 4, device=CUDA)
+    single = layer.Delay(d).to(CUDA)
+    stacked = torch.stack([single(x_t) for x_t in x])
+    assert torch.equal(stacked, layer.Delay(d, step_mode="m").to(CUDA)(x))
+
+
+@pytest.fixture
+def no_tf32():
+    """cuDNN's convolutions use TF32 (10-bit mantissas) by default: DelayedLinear's dense CUDA path is a
+    convolution, so it follows that setting; compare in full float32."""
+    before = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32 = before
+
+
+@pytest.mark.parametrize("kernel", ["gauss", "linear", "round"])
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_delayed_linear_on_cuda_matches_the_cpu(kernel, chunks, no_tf32):
+    x = torch.rand(18, 2, 6, generator=torch.Generator().manual_seed(3))
+    _assert_same_on_cpu_and_cuda(
+        lambda: layer.DelayedLinear(6, 5, max_delay=4, kernel=kernel, step_mode="m"), x, chunks, atol=1e-4
+    )
