@@ -14,6 +14,8 @@ from ..ops.delayed_linear.checked import check_sigma
 from ..ops.delayed_linear.schedule import initial_sigma
 from .delay import Delay
 
+_LONGEST = 2**31 - 1
+
 
 def _check_sigma(sigma: object) -> float:
     """0 (linear interpolation), or a Gaussian's width that DelayedLinear would take too."""
@@ -92,6 +94,11 @@ class LearnableDelay(MemoryModule):
                 f"LearnableDelay: max_delay must be an int >= 0 (the longest delay, in steps), got {max_delay!r}"
             )
         max_delay = int(max_delay)
+        if max_delay > _LONGEST or num_channels > _LONGEST:
+            raise ValueError(
+                f"LearnableDelay: num_channels and max_delay must be at most {_LONGEST} (the layer holds "
+                f"max_delay steps of num_channels values), got {num_channels} and {max_delay}"
+            )
         self.num_channels, self.max_delay = int(num_channels), max_delay
         self.delay = nn.Parameter(self._initial_delays(init))
         self.sigma = initial_sigma(max_delay) if sigma is None else sigma
