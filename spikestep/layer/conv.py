@@ -12,9 +12,43 @@ _Size = int | tuple[int, ...]
 
 
 class _Conv(_FoldTime):
-    """The checks both convolutions share: constructor arguments, and the step a call takes."""
+    """What both convolutions share: the checked constructor, and the step a call takes."""
 
     _spatial: int = 1
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: _Size,
+        stride: _Size = 1,
+        padding: _Size | str = 0,
+        dilation: _Size = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        step_mode: str = "s",
+        device: object = None,
+        dtype: object = None,
+    ) -> None:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias = self._checked(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype
+        )
+        with _args.allocating(type(self).__name__):
+            super().__init__(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                padding,
+                dilation,
+                groups,
+                bias,
+                padding_mode,
+                device=device,
+                dtype=dtype,
+            )
+        self.step_mode = step_mode
 
     def _checked(
         self, in_channels: object, out_channels: object, kernel_size: object, stride: object, padding: object,
@@ -92,40 +126,6 @@ class Conv1d(_Conv, nn.Conv1d):
     _seq_min_dim = _seq_max_dim = 4
     _spatial = 1
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: _Size,
-        stride: _Size = 1,
-        padding: _Size | str = 0,
-        dilation: _Size = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        step_mode: str = "s",
-        device: object = None,
-        dtype: object = None,
-    ) -> None:
-        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias = self._checked(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype
-        )
-        with _args.allocating(type(self).__name__):
-            super().__init__(
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                padding,
-                dilation,
-                groups,
-                bias,
-                padding_mode,
-                device=device,
-                dtype=dtype,
-            )
-        self.step_mode = step_mode
-
 
 class Conv2d(_Conv, nn.Conv2d):
     """``torch.nn.Conv2d`` in either step mode.
@@ -147,37 +147,3 @@ class Conv2d(_Conv, nn.Conv2d):
     _step_layout = "[B, C, H, W] (or [C, H, W])"
     _seq_min_dim = _seq_max_dim = 5
     _spatial = 2
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: _Size,
-        stride: _Size = 1,
-        padding: _Size | str = 0,
-        dilation: _Size = 1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        step_mode: str = "s",
-        device: object = None,
-        dtype: object = None,
-    ) -> None:
-        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias = self._checked(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device, dtype
-        )
-        with _args.allocating(type(self).__name__):
-            super().__init__(
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride,
-                padding,
-                dilation,
-                groups,
-                bias,
-                padding_mode,
-                device=device,
-                dtype=dtype,
-            )
-        self.step_mode = step_mode
