@@ -2,26 +2,13 @@
 
 import pytest
 import torch
+from exact_nets import quantized, spikes
 from torch import nn
 
 from spikestep import functional, layer, neuron
 from spikestep.nir import GraphNet, Scale, export, load
 
 nir = pytest.importorskip("nir.ir", reason="the nir package is not installed (pip install 'spikestep[nir]')")
-
-
-def _quantized(net: nn.Module, seed: int = 0) -> nn.Module:
-    """Weights and biases on a grid of 1/8: every sum is exact, whatever order a layer adds in."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.dim() > 0:
-                p.copy_(torch.randint(-6, 9, p.shape, generator=generator) / 8)
-    return net
-
-
-def _spikes(*shape: int, seed: int = 1) -> torch.Tensor:
-    return (torch.rand(shape, generator=torch.Generator().manual_seed(seed)) < 0.5).float()
 
 
 def _through_a_file(net: nn.Module, x: torch.Tensor, tmp_path, step_mode: str) -> nn.Module:
@@ -38,7 +25,7 @@ def _run(net: nn.Module, x: torch.Tensor, step_mode: str) -> torch.Tensor:
 
 
 def _conv2d_net() -> nn.Module:
-    return _quantized(
+    return quantized(
         nn.Sequential(
             layer.Conv2d(2, 4, 3, padding=1),
             neuron.IFNode(v_threshold=0.75, v_reset=-0.25),
@@ -58,7 +45,7 @@ def _conv2d_net() -> nn.Module:
 
 
 def _conv1d_net() -> nn.Module:
-    return _quantized(
+    return quantized(
         nn.Sequential(
             layer.Conv1d(3, 4, 3, padding="same", dilation=2),
             neuron.LIFNode(tau=torch.tensor([[2.0], [3.0], [4.0], [5.0]]), v_threshold=0.5),  # per channel
@@ -73,7 +60,7 @@ def _conv1d_net() -> nn.Module:
 def test_a_conv2d_network_with_every_2d_node_loads_with_the_same_spikes(tmp_path, step_mode):
     net = _conv2d_net()
     functional.set_step_mode(net, step_mode)
-    x = _spikes(12, 3, 2, 12, 12)
+    x = spikes(12, 3, 2, 12, 12)
     loaded = _through_a_file(net, x if step_mode == "m" else x[0], tmp_path, step_mode)
     expected = _run(net, x, step_mode)
     assert 0 < int((expected != 0).sum()) < expected.numel()  # the last layer fires, not everywhere
@@ -84,7 +71,7 @@ def test_a_conv2d_network_with_every_2d_node_loads_with_the_same_spikes(tmp_path
 def test_a_conv1d_network_with_per_channel_tau_loads_with_the_same_spikes(tmp_path, step_mode):
     net = _conv1d_net()
     functional.set_step_mode(net, step_mode)
-    x = _spikes(12, 3, 3, 8)
+    x = spikes(12, 3, 3, 8)
     loaded = _through_a_file(net, x if step_mode == "m" else x[0], tmp_path, step_mode)
     expected = _run(net, x, step_mode)
     assert 0 < int(expected.sum()) < expected.numel()
@@ -95,7 +82,7 @@ def test_a_conv1d_network_with_per_channel_tau_loads_with_the_same_spikes(tmp_pa
 def test_the_loaded_network_is_made_of_spikestep_modules_in_the_step_mode_asked_for(tmp_path):
     net = _conv2d_net()
     functional.set_step_mode(net, "m")
-    loaded = _through_a_file(net, _spikes(4, 3, 2, 12, 12), tmp_path, "m")
+    loaded = _through_a_file(net, spikes(4, 3, 2, 12, 12), tmp_path, "m")
     kinds = [type(m) for m in loaded]
     assert kinds == [
         layer.Conv2d,
@@ -133,7 +120,7 @@ def test_per_channel_delays_load_as_one_delay_layer_with_a_tensor(tmp_path):
         pytest.skip(f"this spikestep's layer.Delay takes one int only ({error})")
     net = nn.Sequential(layer.Linear(3, 3, step_mode="m"), delay)
     x = torch.rand(6, 2, 3)
-    loaded = _through_a_file(_quantized(net), x, tmp_path, "m")
+    loaded = _through_a_file(quantized(net), x, tmp_path, "m")
     assert loaded[1].delay_steps.tolist() == [0, 1, 2]
     torch.testing.assert_close(_run(loaded, x, "m"), _run(net, x, "m"), rtol=0, atol=0)
 
@@ -155,9 +142,9 @@ class _Branching(nn.Module):
 
 @pytest.mark.parametrize("step_mode", ["m", "s"])
 def test_a_branching_network_traced_by_fx_loads_as_a_graph_net_with_the_same_spikes(tmp_path, step_mode):
-    net = _quantized(_Branching())
+    net = quantized(_Branching())
     functional.set_step_mode(net, step_mode)
-    x = _spikes(10, 2, 4)
+    x = spikes(10, 2, 4)
     loaded = _through_a_file(net, x if step_mode == "m" else x[0], tmp_path, step_mode)
     assert isinstance(loaded, GraphNet)
     expected = _run(net, x, step_mode)
@@ -166,9 +153,9 @@ def test_a_branching_network_traced_by_fx_loads_as_a_graph_net_with_the_same_spi
 
 
 def test_a_loaded_graph_net_exports_back_to_the_same_graph(tmp_path):
-    net = _quantized(_Branching())
+    net = quantized(_Branching())
     functional.set_step_mode(net, "m")
-    x = _spikes(10, 2, 4)
+    x = spikes(10, 2, 4)
     once = _through_a_file(net, x, tmp_path, "m")
     twice = _through_a_file(once, x, tmp_path, "m")
     assert sorted(export(once, x).edges) == sorted(export(twice, x).edges)
@@ -180,8 +167,8 @@ def test_a_network_in_a_seq_to_ann_container_exports_its_plain_torch_layers(tmp_
         layer.SeqToANNContainer(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(2 * 3 * 3, 4)),
         neuron.LIFNode(tau=2.0, step_mode="m", v_threshold=0.5),
     )
-    x = _spikes(6, 2, 1, 8, 8)
-    loaded = _through_a_file(_quantized(net), x, tmp_path, "m")
+    x = spikes(6, 2, 1, 8, 8)
+    loaded = _through_a_file(quantized(net), x, tmp_path, "m")
     expected = _run(net, x, "m")
     assert expected.sum() > 0
     torch.testing.assert_close(_run(loaded, x, "m"), expected, rtol=0, atol=0)

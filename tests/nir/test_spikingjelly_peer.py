@@ -4,6 +4,7 @@ every membrane exactly and the spikes can be compared bit for bit."""
 
 import pytest
 import torch
+from exact_nets import quantized, spikes
 from torch import nn
 
 from spikestep import functional, layer, neuron
@@ -17,19 +18,6 @@ nir_exchange = pytest.importorskip(
 sj_functional = pytest.importorskip("spikingjelly.activation_based.functional")
 sj_layer = pytest.importorskip("spikingjelly.activation_based.layer")
 sj_neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
-
-
-def _quantized(net: nn.Module, seed: int = 0) -> nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            if p.dim() > 0:
-                p.copy_(torch.randint(-6, 9, p.shape, generator=generator) / 8)
-    return net
-
-
-def _spikes(*shape: int, seed: int = 1) -> torch.Tensor:
-    return (torch.rand(shape, generator=torch.Generator().manual_seed(seed)) < 0.5).float()
 
 
 def _through_a_file(graph, tmp_path):
@@ -53,7 +41,7 @@ def _sj_conv2d_net() -> nn.Module:
         sj_neuron.ParametricLIFNode(init_tau=2.0, v_threshold=0.5),
     )
     sj_functional.set_step_mode(net, "m")
-    return _quantized(net)
+    return quantized(net)
 
 
 def _sj_conv1d_net() -> nn.Module:
@@ -65,14 +53,14 @@ def _sj_conv1d_net() -> nn.Module:
         sj_neuron.IFNode(v_threshold=0.5),
     )
     sj_functional.set_step_mode(net, "m")
-    return _quantized(net)
+    return quantized(net)
 
 
 @pytest.mark.parametrize(("make", "shape"), [(_sj_conv2d_net, (2, 8, 8)), (_sj_conv1d_net, (3, 8))])
 @pytest.mark.parametrize("step_mode", ["m", "s"])
 def test_a_spikingjelly_export_loads_into_spikestep_with_the_same_spikes(tmp_path, make, shape, step_mode):
     sj_net = make()
-    x = _spikes(16, 3, *shape)
+    x = spikes(16, 3, *shape)
     graph = _through_a_file(nir_exchange.export_to_nir(sj_net, x), tmp_path)
     sj_functional.reset_net(sj_net)
     with torch.no_grad():
@@ -98,12 +86,12 @@ def _ss_net() -> nn.Module:
         neuron.ParametricLIFNode(init_tau=2.0, v_threshold=0.5),
     )
     functional.set_step_mode(net, "m")
-    return _quantized(net)
+    return quantized(net)
 
 
 def test_a_spikestep_export_loads_into_spikingjelly_with_the_same_spikes(tmp_path):
     net = _ss_net()
-    x = _spikes(16, 3, 2, 8, 8)
+    x = spikes(16, 3, 2, 8, 8)
     graph = _through_a_file(export(net, x), tmp_path)
     functional.reset_net(net)
     with torch.no_grad():
