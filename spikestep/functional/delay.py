@@ -161,9 +161,31 @@ def delay_bank_with_state(
     """
     d_max, t = held.shape[0], x_seq.shape[0]
     joined = torch.cat((held, x_seq)) if d_max else x_seq
-    y = torch.stack([joined[d_max - d : d_max - d + t] for d in delays], dim=-2).flatten(-2)
+    y = _TapStack.apply(joined, tuple(delays), t)
     new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
     return y, new_held
+
+
+class _TapStack(torch.autograd.Function):
+    """``y[t, ..., k C + c] = z[D - d_k + t, ..., c]`` with its own backward: the gradient of each tap is
+    added into one zeroed buffer. (Autograd of ``stack`` of slices makes a zero-filled ``z``-sized tensor
+    per tap, copies into it and sums the ``K`` of them: about three times the memory traffic.)"""
+
+    @staticmethod
+    def forward(ctx, joined: torch.Tensor, delays: tuple[int, ...], t: int) -> torch.Tensor:  # type: ignore[override]
+        d_max = joined.shape[0] - t
+        ctx.joined_shape, ctx.delays, ctx.t = joined.shape, delays, t
+        return torch.stack([joined[d_max - d : d_max - d + t] for d in delays], dim=-2).flatten(-2)
+
+    @staticmethod
+    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor, None, None]:  # type: ignore[override]
+        t, delays = ctx.t, ctx.delays
+        d_max = ctx.joined_shape[0] - t
+        per_tap = grad_y.unflatten(-1, (len(delays), ctx.joined_shape[-1]))
+        grad_joined = grad_y.new_zeros(ctx.joined_shape)
+        for k, d in enumerate(delays):
+            grad_joined[d_max - d : d_max - d + t] += per_tap[..., k, :]
+        return grad_joined, None, None
 
 
 def delay_taps_with_state(
