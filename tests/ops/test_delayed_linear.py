@@ -1,11 +1,11 @@
-"""The delayed linear operator: every kernel on every backend against the plain reference and against
-``dcls.Dcls1d`` (forward and gradients), gradcheck, the registered operator, and refused arguments."""
+"""The delayed linear operator: every kernel on every CPU backend against the plain reference and against
+``dcls.Dcls1d`` (forward and gradients), gradcheck, the registered operator, and refused arguments (the
+Triton kernels: ``test_delayed_linear_triton.py``)."""
 
 import pytest
 import torch
 from backends import CPU_BACKENDS, needs_numba
 
-from spikestep import ops
 from spikestep.ops.delayed_linear import delayed_linear_walk, math, reference_walk, sigma_schedule
 
 KERNELS = ["gauss", "linear", "round"]
@@ -231,16 +231,6 @@ def test_tensors_of_the_wrong_shape_dtype_or_type_are_refused(change, error, mat
 def test_a_bad_kernel_sigma_or_backend_is_refused(kwargs, error):
     with pytest.raises(error):
         delayed_linear_walk(*_case(), **kwargs)
-
-
-def test_forcing_triton_says_there_is_no_triton_kernel():
-    with pytest.raises(RuntimeError, match="no Triton kernel"), ops.use_backend("triton"):
-        try:
-            delayed_linear_walk(*(t.float() for t in _case()), kernel="linear")
-        except RuntimeError as error:
-            if "no Triton kernel" not in str(error) and "was forced" in str(error):
-                pytest.skip(f"Triton is not usable here: {error}")
-            raise
 
 
 @needs_numba

@@ -1,9 +1,11 @@
 """The delayed linear operator: ``y_j[t] = sum_i w_ij x_i[t - d_ij]`` with learnable real delays.
 
 One home for everything about it: the kernels over the lags and their derivatives (:mod:`.math`), the
-plain reference (:mod:`.reference`), the dense pure-PyTorch path (:mod:`.torch_walk`), the sparse numba
-kernels (:mod:`.numba_kernel`), the registered PyTorch operator (:mod:`.op`), the stateful functional
-form over ``[T, ..., I]`` sequences (:mod:`.stream`) and the DCLS width schedule (:mod:`.schedule`).
+plain reference (:mod:`.reference`), the dense pure-PyTorch path (:mod:`.torch_walk`), the sparse
+kernels' (``'linear'``, ``'round'``) numba kernels for the CPU (:mod:`.numba_kernel`) and Triton kernels
+for CUDA (:mod:`.triton_kernel`, loaded on first use; the Gaussian kernel runs the dense path on CUDA
+too), the registered PyTorch operator that picks among them (:mod:`.op`), the stateful functional form
+over ``[T, ..., I]`` sequences (:mod:`.stream`) and the DCLS width schedule (:mod:`.schedule`).
 :func:`delayed_linear_walk` (:mod:`.checked`) is the checked entry point over ``[T, N, I]``,
 :func:`.stream.delayed_linear` the stateful one over ``[T, ..., I]`` that the layer calls.
 """

@@ -6,17 +6,20 @@ backward recomputes the kernel (``O * I * (D+1)`` values) from the weights and d
 it: a single-step call saves only the step's inputs.
 
 Inside, the path is chosen at run time: the sparse kernels (``'linear'``, ``'round'``) run the numba
-kernels when ``ops.resolve_backend`` picks numba (CPU float32/float64), the dense path
-(:mod:`.torch_walk`) otherwise; the Gaussian kernel is dense, so it always runs the dense path (a
-convolution, as fast as torch's convolution is). There is no Triton kernel: on CUDA the dense path runs
-(cuDNN), and forcing ``'triton'`` is a ``RuntimeError`` that says so.
+kernels (:mod:`.numba_kernel`) when ``ops.resolve_backend`` picks numba (CPU float32/float64), the
+Triton kernels (:mod:`.triton_kernel`) when it picks Triton (CUDA float32/float64, with backend
+``'auto'`` or ``'triton'``), the dense path (:mod:`.torch_walk`) otherwise. The Gaussian kernel is
+dense (``D+1`` taps per synapse), so it always runs the dense path, a convolution (cuDNN on CUDA), as
+fast as torch's convolution is: forcing ``'numba'`` or ``'triton'`` for it runs that path too.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from ..._runtime import thread_policy
+from ..._runtime import thread_policy, triton_jit
 from .._dispatch import resolve_backend
 from . import math as dl_math
 from . import numba_kernel, torch_walk
@@ -24,18 +27,22 @@ from . import numba_kernel, torch_walk
 _OWNER = "delayed_linear"
 
 Grads = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
-
-
-def _why_not(name: str) -> str | None:
-    if name == "triton":
-        return "delayed_linear has no Triton kernel (its dense path runs on CUDA through torch)"
-    return None
+# What a sparse path's forward keeps for its backward: its kernels' module and what it prepared.
+Cache = tuple[Any, Any]
 
 
 def _path(kernel: str, backend: str, *tensors: torch.Tensor) -> str:
-    """``'numba'`` for a sparse kernel where numba runs, else ``'dense'``."""
-    chosen = resolve_backend(*tensors, backend=backend, why_not=_why_not)
-    return "numba" if chosen == "numba" and kernel != "gauss" else "dense"
+    """``'numba'`` or ``'triton'`` for a sparse kernel where that backend runs, else ``'dense'``."""
+    chosen = resolve_backend(*tensors, backend=backend)
+    return chosen if chosen in ("numba", "triton") and kernel != "gauss" else "dense"
+
+
+def _kernels(path: str) -> Any:
+    """The sparse kernels' module of ``path`` (``'numba'`` or ``'triton'``): ``prepare``, ``forward``,
+    ``backward``."""
+    if path == "triton":
+        return triton_jit.load("spikestep.ops.delayed_linear.triton_kernel")
+    return numba_kernel
 
 
 def _empty(x: torch.Tensor) -> bool:
@@ -50,17 +57,18 @@ def _forward_cached(
     sigma: float,
     kernel: str,
     backend: str,
-) -> tuple[torch.Tensor, numba_kernel.Prepared | None]:
+) -> tuple[torch.Tensor, Cache | None]:
     """``y [T, N, O]`` from contiguous ``held [D, N, I]``, ``x [T, N, I]``, ``weight``, ``delay [O, I]``,
-    and what the numba path prepared for its backward (None on the dense path)."""
+    and what a sparse path (numba, Triton) keeps for its backward (None on the dense path)."""
     thread_policy.adapt()
     dl_math.check_delays(delay, held.shape[0], _OWNER)
     path = _path(kernel, backend, held, x, weight, delay)
     if _empty(x):
         return x.new_zeros((x.shape[0], x.shape[1], weight.shape[0])), None
-    if path == "numba":
-        prepared = numba_kernel.prepare(held, x, weight, delay, kernel)
-        return numba_kernel.forward(prepared, weight.shape[0]), prepared
+    if path != "dense":
+        kernels = _kernels(path)
+        prepared = kernels.prepare(held, x, weight, delay, kernel)
+        return kernels.forward(prepared, weight.shape[0]), (kernels, prepared)
     return torch_walk.forward(held, x, weight, delay, sigma, kernel), None
 
 
@@ -102,9 +110,10 @@ def _backward_impl(
         needs = (need_held, need_x, need_params, need_params)
         return tuple(z if need else None for z, need in zip(zeros, needs))  # type: ignore[return-value]
     grad_y = grad_y.contiguous()
-    if path == "numba":
-        prepared = numba_kernel.prepare(held, x, weight, delay, kernel)
-        return numba_kernel.backward(grad_y, prepared, weight, delay, kernel, need_held, need_x, need_params)
+    if path != "dense":
+        kernels = _kernels(path)
+        prepared = kernels.prepare(held, x, weight, delay, kernel)
+        return kernels.backward(grad_y, prepared, weight, delay, kernel, need_held, need_x, need_params)
     return torch_walk.backward(grad_y, held, x, weight, delay, sigma, kernel, need_held, need_x, need_params)
 
 
@@ -173,16 +182,16 @@ delayed_linear.register_autograd(_backward, setup_context=_setup_context)
 
 class _EagerDelayedLinear(torch.autograd.Function):
     """The registered operators' forward and backward for eager calls, without their Python dispatch
-    (see ``spikestep.ops.neuron.op._EagerWalk``). On the numba path it keeps what the forward prepared
-    (the inputs as rows, the taps) for the backward instead of the inputs themselves: the same memory,
-    and the backward does not lay them out again."""
+    (see ``spikestep.ops.neuron.op._EagerWalk``). On the sparse paths (numba, Triton) it keeps what the
+    forward prepared (the inputs as rows, the taps) for the backward instead of the inputs themselves:
+    the same memory, and the backward does not lay them out again."""
 
     @staticmethod
     def forward(ctx, held, x, weight, delay, sigma, kernel, backend):  # type: ignore[no-untyped-def, override]
-        out, prepared = _forward_cached(held, x, weight, delay, sigma, kernel, backend)
-        ctx.prepared = prepared
+        out, cache = _forward_cached(held, x, weight, delay, sigma, kernel, backend)
+        ctx.cache = cache
         ctx.settings = (sigma, kernel, backend)
-        if prepared is None:
+        if cache is None:
             ctx.save_for_backward(held, x, weight, delay)
         else:
             ctx.save_for_backward(weight, delay)
@@ -190,13 +199,14 @@ class _EagerDelayedLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[no-untyped-def, override]
-        prepared = ctx.prepared  # kept with the graph: a backward with retain_graph may run again
-        if prepared is None:
+        cache = ctx.cache  # kept with the graph: a backward with retain_graph may run again
+        if cache is None:
             return _backward(ctx, grad_y, _backward_impl)
+        kernels, prepared = cache
         weight, delay = ctx.saved_tensors
         kernel = ctx.settings[1]
         needs = ctx.needs_input_grad[:4]
-        grads = numba_kernel.backward(
+        grads = kernels.backward(
             grad_y.contiguous(), prepared, weight, delay, kernel, needs[0], needs[1], needs[2] or needs[3]
         )
         return (*(g if need else None for g, need in zip(grads, needs)), None, None, None)
