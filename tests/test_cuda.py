@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from spikestep import functional, layer, models, neuron
+from spikestep._runtime import triton_jit
 from spikestep.models import DelayNet, DigitsNet
+from spikestep.ops.delayed_linear import delayed_linear_walk
+from spikestep.ops.delayed_linear import op as delayed_linear_op
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -167,3 +170,64 @@ def test_delayed_linear_on_cuda_matches_the_cpu(kernel, chunks, no_tf32):
     _assert_same_on_cpu_and_cuda(
         lambda: layer.DelayedLinear(6, 5, max_delay=4, kernel=kernel, step_mode="m"), x, chunks, atol=1e-4
     )
+
+
+# --- DelayedLinear's Triton kernels (the sparse kernels 'linear' and 'round') ----------------------------
+
+
+def _delayed_linear_case(dtype, d=7, t=30, n=5, i=40, o=37, seed=11):
+    """``held, x, weight, delay`` on the CPU, big enough for several programs along every grid axis."""
+    g = torch.Generator().manual_seed(seed)
+    held = torch.randn(d, n, i, generator=g, dtype=torch.float64)
+    x = torch.randn(t, n, i, generator=g, dtype=torch.float64)
+    w = torch.randn(o, i, generator=g, dtype=torch.float64)
+    delay = torch.rand(o, i, generator=g, dtype=torch.float64) * d
+    return [v.to(dtype) for v in (held, x, w, delay)]
+
+
+def _skip_without_triton():
+    if not triton_jit.available():
+        pytest.skip(triton_jit.unavailable_reason())
+
+
+def _delayed_linear_grads(case, kernel, backend, device, grad_y):
+    tensors = [v.to(device).requires_grad_(True) for v in case]
+    y = delayed_linear_walk(*tensors, 1.0, kernel, backend)
+    grads = torch.autograd.grad(y, tensors, grad_y.to(device))
+    return [y.detach().cpu(), *(g.cpu() for g in grads)]
+
+
+@pytest.mark.parametrize("kernel", ["linear", "round"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("d", [7, 40], ids=["T-above-D", "T-below-D"])
+def test_delayed_linear_triton_kernels_on_cuda_match_the_cpu(kernel, dtype, d):
+    _skip_without_triton()
+    case = _delayed_linear_case(dtype, d=d)
+    grad_y = torch.randn(30, 5, 37, generator=torch.Generator().manual_seed(12), dtype=dtype)
+    got = _delayed_linear_grads(case, kernel, "triton", CUDA, grad_y)
+    want = _delayed_linear_grads(case, kernel, "torch", torch.device("cpu"), grad_y)
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for name, g, w in zip(("y", "held", "x", "weight", "delay"), got, want, strict=True):
+        torch.testing.assert_close(g, w, rtol=tol, atol=tol * max(w.abs().max().item(), 1.0), msg=name)
+
+
+def test_delayed_linear_auto_takes_triton_on_cuda_for_the_sparse_kernels_only():
+    _skip_without_triton()
+    t = torch.zeros(2, device=CUDA)
+    assert delayed_linear_op._path("linear", "auto", t) == "triton"
+    assert delayed_linear_op._path("round", "auto", t) == "triton"
+    assert delayed_linear_op._path("gauss", "auto", t) == "dense"  # the Gaussian kernel: cuDNN's convolution
+    assert delayed_linear_op._path("linear", "auto", t.half()) == "dense"
+    assert delayed_linear_op._path("linear", "torch", t) == "dense"
+
+
+@pytest.mark.parametrize("kernel", ["linear", "round"])
+def test_delayed_linear_registered_operator_passes_opcheck_on_cuda_triton(kernel):
+    _skip_without_triton()
+    held, x, w, delay = (
+        v.to(CUDA).requires_grad_(True) for v in _delayed_linear_case(torch.float32, d=3, t=4, n=2, i=3, o=2)
+    )
+    result = torch.library.opcheck(
+        torch.ops.spikestep.delayed_linear, (held, x, w, delay, 0.8, kernel, "triton")
+    )
+    assert set(result.values()) == {"SUCCESS"}, result
