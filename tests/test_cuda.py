@@ -1,7 +1,8 @@
 """On a CUDA device the layers, neurons and networks give what they give on the CPU.
 
-CUDA tensors take the pure-PyTorch fused walks (the numba kernels are CPU-only), so these tests are the
-only check that those walks, the memories' device moves and a training step work on a real GPU. They
+CUDA tensors take the Triton kernels where Triton is installed and the pure-PyTorch walks otherwise (the
+numba kernels are CPU-only), so these tests are the only check that those kernels, the memories' device
+moves and a training step work on a real GPU. They
 are skipped where no GPU is visible (CI); run them on one with ``python -m pytest tests/test_cuda.py``.
 """
 

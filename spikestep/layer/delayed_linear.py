@@ -36,8 +36,9 @@ class DelayedLinear(MemoryModule):
       lag (``dcls`` version ``'v1'``); gradients still move the delays.
     * ``'round'`` (inference): 1 tap at ``round(d)``: exact integer delays, no gradient to ``d``.
 
-    The sparse kernels run a numba kernel on the CPU (float32/float64) whose cost grows with the taps,
-    not with ``max_delay``; elsewhere (CUDA, other dtypes, no numba) the dense path runs.
+    The sparse kernels run a numba kernel on the CPU and a Triton kernel on CUDA (float32/float64) whose
+    cost grows with the taps, not with ``max_delay``; elsewhere (other dtypes, neither compiler) the dense
+    path runs.
 
     Args:
         in_features, out_features: sizes of the last dimension in and out.
@@ -46,7 +47,7 @@ class DelayedLinear(MemoryModule):
         sigma: the Gaussian's width in time steps (``> 0``; default ``max(max_delay / 2, 0.5)``). Not
             learned: narrow it with :meth:`anneal_sigma` as training goes.
         kernel: ``'gauss'`` (default), ``'linear'`` or ``'round'``; may be changed at any time.
-        backend: ``'auto'``, ``'numba'`` or ``'torch'`` (see :mod:`spikestep.ops`).
+        backend: ``'auto'``, ``'numba'``, ``'triton'`` or ``'torch'`` (see :mod:`spikestep.ops`).
         step_mode: ``'s'``: input ``[B, ..., in_features]`` -> ``[B, ..., out_features]`` per call;
             ``'m'``: ``[T, B, ..., in_features]`` -> ``[T, B, ..., out_features]``.
         device, dtype: of the parameters.
@@ -71,9 +72,9 @@ class DelayedLinear(MemoryModule):
     output and gradients. The held inputs are the layer's own copy, exactly ``D`` steps, sharing no storage
     with an input or output; ``functional.detach_net`` cuts them from the graph. Bool and integer spikes
     are computed in the parameters' dtype; floating inputs must have it (else ``TypeError``). NaN and
-    infinite inputs: the dense path (the Gaussian kernel, and the sparse ones off numba) multiplies every
-    lag, so an infinite input makes NaN (``0 * inf``) in every output up to ``max_delay`` steps later;
-    the numba kernels multiply only the taps.
+    infinite inputs: the dense path (the Gaussian kernel, and the sparse ones off numba and Triton)
+    multiplies every lag, so an infinite input makes NaN (``0 * inf``) in every output up to ``max_delay``
+    steps later; the numba and Triton kernels multiply only the taps.
 
     Example::
 

@@ -88,7 +88,7 @@ def delayed_linear_walk(
     oldest first; zeros at the start of a sequence) before the start. ``weight`` and ``delay`` are
     ``[O, I]``, every delay in ``[0, D]`` (else ``ValueError``); ``kernel`` and ``sigma`` as
     :mod:`.math` says. Gradients flow to all four tensors. ``backend`` (``'auto'``, ``'numba'``,
-    ``'torch'``) overrides ``ops.use_backend``.
+    ``'triton'``, ``'torch'``) overrides ``ops.use_backend``.
 
     Example::
 
