@@ -11,6 +11,8 @@ The rows (``python -m spikestep.bench --delays``, or ``python -m spikestep.bench
   DCLS-delays training runs once its width schedule has narrowed the kernel to about two taps);
 * ``round``: the 1-tap kernel at whole delays, against ``Dcls1d`` ``'v1'`` at the same whole positions
   (one tap) and ``'gauss'`` at ``sigma = 0.5``;
+* ``LearnableDelay linear`` / ``gauss``: ``layer.LearnableDelay(IN, max_delay)``, one learnable delay per
+  input channel (no weights, no peer row), at ``sigma = 0`` (2 taps) and ``sigma = max_delay / 2``;
 * ``Delay``: ``layer.Delay(max_delay)`` on the same input (no weights: the memory floor of a delay).
 
 Each step is one forward and backward of a ``[T, B, I]`` spike input that requires a gradient (a hidden
@@ -26,7 +28,8 @@ Example::
     >>> rows = delay_rows(steps=6, batch=2, features=(4, 3), max_delay=3, repeats=1)
     >>> [row["case"] for row in rows]  # doctest: +NORMALIZE_WHITESPACE
     ['DelayedLinear gauss fwd+bwd', 'DelayedLinear gauss sigma 0.5 fwd+bwd', 'DelayedLinear linear fwd+bwd',
-     'DelayedLinear round fwd+bwd', 'Delay fwd+bwd']
+     'DelayedLinear round fwd+bwd', 'LearnableDelay linear fwd+bwd', 'LearnableDelay gauss fwd+bwd',
+     'Delay fwd+bwd']
 """
 
 from __future__ import annotations
@@ -158,6 +161,8 @@ CONFIGS = (
     ("linear", "linear", None),
     ("round", "round", None),
 )
+# LearnableDelay's rows: (name, sigma: None for max_delay / 2).
+PER_CHANNEL = (("linear", 0.0), ("gauss", None))
 
 
 def delay_rows(
@@ -188,6 +193,14 @@ def delay_rows(
             named[f"dcls {name}"] = _step(
                 lambda x, peer=peer: _dcls_forward(peer, x, max_delay), x, list(peer.parameters())
             )
+    for name, sigma in PER_CHANNEL:
+        torch.manual_seed(0)
+        per_channel = ss_layer.LearnableDelay(
+            features[0], max_delay, sigma=max_delay / 2 if sigma is None else sigma, step_mode="m"
+        )
+        named[f"LearnableDelay {name}"] = _step(
+            _layer_forward(per_channel), x, list(per_channel.parameters())
+        )
     delay = ss_layer.Delay(max_delay, step_mode="m")
     named["Delay"] = _step(_layer_forward(delay), x, [])
     with _fixed_threads():
@@ -209,6 +222,14 @@ def delay_rows(
             row["dcls_narrow_gauss_ms"] = narrow_ms
             row["dcls_narrow_gauss_over_ours"] = narrow_ms / medians[name]
         rows.append(row)
+    for name, _ in PER_CHANNEL:
+        rows.append(
+            {
+                "case": f"LearnableDelay {name} fwd+bwd",
+                "ms": medians[f"LearnableDelay {name}"],
+                "dcls_ms": None,
+            }
+        )
     rows.append({"case": "Delay fwd+bwd", "ms": medians["Delay"], "dcls_ms": None, "dcls_over_ours": None})
     return rows
 

@@ -99,3 +99,12 @@ def test_allocator_reuse_reruns_the_benchmark_with_memory_reuse():
     )
     assert result.returncode == 0, result.stderr
     assert "allocator: reuse" in result.stdout and "Delay fwd" in result.stdout
+
+
+def test_delay_rows_time_learnable_delay_beside_delayed_linear_and_delay():
+    from spikestep.bench.delay_cases import delay_rows
+
+    rows = delay_rows(steps=6, batch=2, features=(4, 3), max_delay=3, repeats=1, dcls=False)
+    times = {row["case"]: row["ms"] for row in rows}
+    assert {"LearnableDelay linear fwd+bwd", "LearnableDelay gauss fwd+bwd", "Delay fwd+bwd"} <= set(times)
+    assert all(ms > 0 for ms in times.values())
