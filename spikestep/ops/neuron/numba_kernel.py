@@ -14,6 +14,7 @@ float64 and promote float32 arithmetic).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,70 +65,101 @@ def _forward(x, v0, a, b, c, p, hard, store_v_seq, s_out, v_out, block, start, s
 
 def _backward(
     x, v0, a, b, c, p, hard, detach_reset, grad_s, gs_per_step, grad_v, gv_mode, need_coef,
-    grad_x, grad_v0, grad_a, grad_b, grad_c, block, start, stop,
+    grad_x, grad_v0, grad_a, grad_b, grad_c, h_buf, block, start, stop,
 ):  # type: ignore[no-untyped-def]  # fmt: skip
     n_steps = x.shape[0]
     vth, vr, one, zero, c1, c2 = p[VTH], p[VR], p[ONE], p[ZERO], p[C1], p[C2]
     hard_f = one if hard else zero
     attach_f = zero if detach_reset else one
+    # h_buf ([T, >= block], the caller's, kept between calls) holds a block's H. The small buffers are
+    # made once per call.
+    cap = max(0, min(block, stop - start))
+    v = np.empty(cap, dtype=x.dtype)
+    dv = np.empty(cap, dtype=x.dtype)
+    n_sums = cap if need_coef else 0
+    sa = np.empty(n_sums, dtype=np.float64)
+    sb = np.empty(n_sums, dtype=np.float64)
+    sc = np.empty(n_sums, dtype=np.float64)
+    # The walk back reads its steps from this array, not from ``range(n_steps - 1, -1, -1)``: LLVM
+    # hoists the inner loops' alias checks out of the time loop, and over a time loop with a negative
+    # stride those checks always fail, sending every step to the scalar loop (3x slower). A step read
+    # from memory keeps the checks per step, where they pass.
+    back = np.arange(n_steps - 1, -1, -1)
     for lo in range(start, stop, block):
         hi = min(lo + block, stop)
         width = hi - lo
         ab, bb, cb = a[lo:hi], b[lo:hi], c[lo:hi]
-        # Fresh buffers per block: LLVM can prove they alias nothing, so the loops vectorise.
-        h_buf = np.empty((n_steps, width), dtype=x.dtype)
-        v = v0[lo:hi].copy()
+        vb = v[:width]
+        vb[:] = v0[lo:hi]
         for t in range(n_steps):  # recompute the block's H
             xt = x[t, lo:hi]
-            ht = h_buf[t]
+            ht = h_buf[t, :width]
             for i in range(width):
-                h = charge(xt[i], v[i], ab[i], bb[i], cb[i])
+                h = charge(xt[i], vb[i], ab[i], bb[i], cb[i])
                 ht[i] = h
-                v[i] = reset(h, fires(h, vth, zero), vr, vth, hard)
-        dv = grad_v[0, lo:hi].copy() if gv_mode == 1 else np.zeros(width, dtype=x.dtype)
-        sa = np.zeros(width, dtype=np.float64)
-        sb = np.zeros(width, dtype=np.float64)
-        sc = np.zeros(width, dtype=np.float64)
-        v_prev = np.empty(width, dtype=x.dtype)
-        for t in range(n_steps - 1, -1, -1):
-            ht = h_buf[t]
+                vb[i] = reset(h, fires(h, vth, zero), vr, vth, hard)
+        dvb = dv[:width]
+        if gv_mode == 1:
+            dvb[:] = grad_v[0, lo:hi]
+        else:
+            dvb[:] = zero
+        sab, sbb, scb = sa[:width], sb[:width], sc[:width]
+        if need_coef:
+            sab[:] = 0.0
+            sbb[:] = 0.0
+            scb[:] = 0.0
+        for k in range(n_steps):
+            t = back[k]
+            ht = h_buf[t, :width]
             gxt = grad_x[t, lo:hi]
             if gv_mode == 2:
                 gvt = grad_v[t, lo:hi]
                 for i in range(width):
-                    dv[i] += gvt[i]
+                    dvb[i] += gvt[i]
             gst = grad_s[t if gs_per_step else 0, lo:hi]
             if not need_coef:
                 for i in range(width):
                     h = ht[i]
                     sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821 - bound per surrogate
                     gh = grad_h(
-                        h, fires(h, vth, zero), dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f
+                        h, fires(h, vth, zero), dvb[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f
                     )
                     gxt[i] = gh * bb[i]
-                    dv[i] = gh * ab[i]
-                continue
-            if t > 0:  # V[t-1]: the reset of H[t-1], still in the buffer
-                hp = h_buf[t - 1]
+                    dvb[i] = gh * ab[i]
+            elif t > 0:  # V[t-1] is the reset of H[t-1], still in the buffer
+                xt = x[t, lo:hi]
+                hp = h_buf[t - 1, :width]
                 for i in range(width):
-                    v_prev[i] = reset(hp[i], fires(hp[i], vth, zero), vr, vth, hard)
-            else:
-                v_prev[:] = v0[lo:hi]
-            xt = x[t, lo:hi]
-            for i in range(width):
-                h = ht[i]
-                sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821
-                gh = grad_h(h, fires(h, vth, zero), dv[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f)
-                gxt[i] = gh * bb[i]
-                dv[i] = gh * ab[i]
-                sa[i] += gh * v_prev[i]
-                sb[i] += gh * xt[i]
-                sc[i] += gh
-        grad_v0[lo:hi] = dv
+                    h = ht[i]
+                    sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821
+                    gh = grad_h(
+                        h, fires(h, vth, zero), dvb[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f
+                    )
+                    gxt[i] = gh * bb[i]
+                    dvb[i] = gh * ab[i]
+                    hpi = hp[i]
+                    sab[i] += gh * reset(hpi, fires(hpi, vth, zero), vr, vth, hard)
+                    sbb[i] += gh * xt[i]
+                    scb[i] += gh
+            else:  # V[-1] is v0
+                xt = x[t, lo:hi]
+                vp = v0[lo:hi]
+                for i in range(width):
+                    h = ht[i]
+                    sg = surrogate_gradient(h - vth, one, c1, c2)  # noqa: F821
+                    gh = grad_h(
+                        h, fires(h, vth, zero), dvb[i], gst[i], sg, vr, vth, one, zero, hard_f, attach_f
+                    )
+                    gxt[i] = gh * bb[i]
+                    dvb[i] = gh * ab[i]
+                    sab[i] += gh * vp[i]
+                    sbb[i] += gh * xt[i]
+                    scb[i] += gh
+        grad_v0[lo:hi] = dvb
         if need_coef:
-            grad_a[lo:hi] = sa
-            grad_b[lo:hi] = sb
-            grad_c[lo:hi] = sc
+            grad_a[lo:hi] = sab
+            grad_b[lo:hi] = sbb
+            grad_c[lo:hi] = scb
 
 
 _forward_kernel = numba_jit.kernel(_forward, depends_on=(neuron_math,))
@@ -145,12 +177,40 @@ def _backward_kernel(gradient: Callable[..., Any], tag: str) -> Any:
     return _backward_kernels[gradient]
 
 
-def _run(kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, itemsize: int) -> None:
+def _run(
+    kernel: Any, args: tuple[Any, ...], n_steps: int, n: int, itemsize: int, h_buffer: bool = False
+) -> None:
     """``kernel(*args, block, start, stop)`` over ``[0, n)``, spread over torch's threads. Chunks are cut
     at cache lines, not at whole blocks: with few blocks per thread, whole blocks would leave one thread
-    with much more work."""
+    with much more work. ``h_buffer``: the kernel takes the calling thread's H buffer before ``block``."""
     block = _block(n_steps, itemsize)
-    numba_jit.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=64)
+    if not h_buffer:
+        numba_jit.run_chunks(lambda lo, hi: kernel(*args, block, lo, hi), n, work_per_item=n_steps, align=64)
+        return
+    dtype = args[0].dtype
+
+    def chunk(lo: int, hi: int) -> None:
+        kernel(*args, _h_buffer(n_steps, min(block, hi - lo), dtype), block, lo, hi)
+
+    numba_jit.run_chunks(chunk, n, work_per_item=n_steps, align=64)
+
+
+# Each thread's H buffer, kept between calls: a fresh one per call (megabytes) is fresh pages, and on a
+# VM each page fault costs about a microsecond (measured: 25 MiB of fresh pages cost 10 ms to touch).
+# Buffers above _KEEP_BYTES (walks of very many steps) are made per call and not kept.
+_KEEP_BYTES = 2 * _BUFFER_BYTES
+_buffers = threading.local()
+
+
+def _h_buffer(n_steps: int, width: int, dtype: Any) -> Any:
+    size = n_steps * width
+    if size * dtype.itemsize > _KEEP_BYTES:
+        return np.empty((n_steps, width), dtype=dtype)
+    kept = _buffers.__dict__.get(dtype.char)
+    if kept is None:
+        kept = np.empty(_KEEP_BYTES // dtype.itemsize, dtype=dtype)
+        setattr(_buffers, dtype.char, kept)
+    return kept[:size].reshape(n_steps, width)
 
 
 def _np(t: torch.Tensor) -> Any:
@@ -193,7 +253,7 @@ def backward(
         _np(x), _np(v0), _np(a), _np(b), _np(c), p, hard, detach_reset, gs, gs_per_step, gv, gv_mode,
         need_coef, _np(grad_x), _np(grad_v0), *(_np(s) for s in sums),
     )  # fmt: skip
-    _run(_backward_kernel(gradient, tag), args, n_steps, n, x.element_size())
+    _run(_backward_kernel(gradient, tag), args, n_steps, n, x.element_size(), h_buffer=True)
     if not need_coef:
         return grad_x, grad_v0, None, None, None
     return grad_x, grad_v0, *sums
