@@ -9,7 +9,12 @@ from .delay import (
     delay_with_state,
     longest_delay,
 )
-from .learnable_delay import delay_kernel, learnable_delay_with_state, sigma_schedule
+from .learnable_delay import (
+    delay_kernel,
+    learnable_delay_taps_with_state,
+    learnable_delay_with_state,
+    sigma_schedule,
+)
 from .memory_state import load_memory_state, memory_state
 from .net import detach_net, reset_net, set_step_mode
 from .neuron import (
@@ -33,6 +38,7 @@ __all__ = [
     "delay_taps_with_state",
     "delay_with_state",
     "detach_net",
+    "learnable_delay_taps_with_state",
     "learnable_delay_with_state",
     "load_memory_state",
     "longest_delay",

@@ -6,8 +6,9 @@ import torch
 
 from ..ops.delayed_linear.math import gauss_taps
 from ..ops.delayed_linear.schedule import sigma_schedule
+from ..ops.learnable_delay import learnable_delay_walk
 
-__all__ = ["delay_kernel", "learnable_delay_with_state", "sigma_schedule"]
+__all__ = ["delay_kernel", "learnable_delay_taps_with_state", "learnable_delay_with_state", "sigma_schedule"]
 
 
 def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tensor:
@@ -36,6 +37,13 @@ def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Ten
     return gauss_taps(d, sigma, max_delay)[0]  # the one Gaussian, DelayedLinear's (and dcls's)
 
 
+def _next_held(held: torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:
+    """The last ``D`` inputs once ``x_seq`` has followed ``held``: a new tensor of exactly ``D`` steps that
+    shares no storage with either, nor with the output (gradients flow through)."""
+    d_max, t = held.shape[0], x_seq.shape[0]
+    return torch.cat((held[t:], x_seq)) if t < d_max else x_seq[t - d_max :].clone()
+
+
 def learnable_delay_with_state(
     x_seq: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,57 +51,68 @@ def learnable_delay_with_state(
 
     ``x_seq`` is ``[T, ..., C]``, ``held`` ``[D, ..., C]`` (oldest first, ``D = max_delay``), ``delay``
     ``[C]``. With ``z`` the held inputs followed by the chunk and ``g`` the :func:`delay_kernel`,
-    ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. For ``sigma > 0`` that is ``D + 1``
-    multiply-adds of slices of ``z``; for ``sigma = 0`` only two taps are non-zero and the output is
-    two gathers, ``(1 - f) z[t - n] + f z[t - n - 1]`` with ``n = floor(d)``, ``f = d - n``: apart from
-    joining and keeping the ``D`` held steps, its cost does not grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
+    ``y[t, ..., c] = sum_k g[c, k] z[D + t - k, ..., c]``. One call of the fused operator
+    ``torch.ops.spikestep.learnable_delay`` (:mod:`spikestep.ops.learnable_delay`; numba, Triton or
+    torch, chosen by ``ops.use_backend``): for ``sigma > 0`` that is ``D + 1`` multiply-adds per element;
+    for ``sigma = 0`` only two taps are non-zero, ``(1 - f) z[t - n] + f z[t - n - 1]`` with
+    ``n = floor(d)``, ``f = d - n``: apart from joining and keeping the ``D`` held steps, its cost does not
+    grow with ``D``. Returns ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps.
+
+    Example::
+
+        >>> import torch
+        >>> from spikestep.functional import learnable_delay_with_state
+        >>> y, held = learnable_delay_with_state(torch.tensor([[1.0], [0.0]]), torch.zeros(2, 1), torch.tensor([1.5]), 0.0)
+        >>> y.flatten(), held.flatten()
+        (tensor([0.0000, 0.5000]), tensor([1., 0.]))
     """
-    d_max, t = held.shape[0], x_seq.shape[0]
-    joined = torch.cat((held, x_seq)) if d_max else x_seq
-    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
-    d = delay.to(x_seq.dtype).clamp(0.0, float(d_max))
-    if d_max == 0 or t == 0:
-        return x_seq.clone(), new_held
-    if sigma == 0.0:
-        whole = d.detach().floor().clamp(max=d_max - 1)
-        frac = d - whole
-        steps = torch.arange(d_max, d_max + t, device=x_seq.device).reshape((t,) + (1,) * (x_seq.dim() - 1))
-        index = (steps - whole.long()).expand(x_seq.shape)
-        return (1.0 - frac) * joined.gather(0, index) + frac * joined.gather(0, index - 1), new_held
-    return _TapSum.apply(joined, delay_kernel(d, d_max, sigma), t), new_held
+    y = learnable_delay_walk(x_seq, held, _per_channel(delay, x_seq).to(x_seq.dtype).unsqueeze(0), sigma)
+    return y.squeeze(-2), _next_held(held, x_seq)
 
 
-class _TapSum(torch.autograd.Function):
-    """``y = sum_k kernel[:, k] * z[D - k : D - k + T]`` with its own backward: one multiply-add per tap
-    each way, accumulated into one gradient buffer (autograd of the slices would make a zero-filled
-    ``z``-sized tensor per tap; a depthwise ``conv1d``'s CPU backward is slower still)."""
+def learnable_delay_taps_with_state(
+    x_seq: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A tapped delay line whose ``K`` taps have their own real-valued delay per channel.
 
-    @staticmethod
-    def forward(ctx, joined: torch.Tensor, kernel: torch.Tensor, t: int) -> torch.Tensor:  # type: ignore[override]
-        d_max = kernel.shape[-1] - 1
-        y = joined[d_max : d_max + t] * kernel[:, 0]
-        for k in range(1, d_max + 1):
-            y.addcmul_(joined[d_max - k : d_max - k + t], kernel[:, k])
-        ctx.save_for_backward(joined, kernel)
-        ctx.t = t
-        return y
+    ``y[t, ..., k C + c] = sum_j g[k, c, j] z[D + t - j, ..., c]``: ``x_seq`` ``[T, ..., C]``, ``held``
+    ``[D, ..., C]`` (oldest first), ``delay`` ``[K, C]``, ``g`` the :func:`delay_kernel` of each delay. The
+    output ``[T, ..., K*C]`` is tap-major, like :func:`delay_taps_with_state`'s (its integer form), and
+    is one call of ``torch.ops.spikestep.learnable_delay`` (no copy of the input per tap). Returns
+    ``(y_seq, new_held)``; ``new_held`` is a new tensor of ``D`` steps of ``C`` channels (not ``K*C``).
 
-    @staticmethod
-    def backward(ctx, grad_y: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:  # type: ignore[override]
-        joined, kernel = ctx.saved_tensors
-        t, d_max = ctx.t, kernel.shape[-1] - 1
-        grad_joined = grad_kernel = None
-        if ctx.needs_input_grad[0]:
-            grad_joined = torch.zeros_like(joined)
-            for k in range(d_max + 1):
-                grad_joined[d_max - k : d_max - k + t].addcmul_(grad_y, kernel[:, k])
-        if ctx.needs_input_grad[1]:
-            lanes = grad_y.reshape(-1, grad_y.shape[-1])
-            grad_kernel = torch.stack(
-                [
-                    (joined[d_max - k : d_max - k + t].reshape(-1, grad_y.shape[-1]) * lanes).sum(0)
-                    for k in range(d_max + 1)
-                ],
-                dim=-1,
-            )
-        return grad_joined, grad_kernel, None
+    Example::
+
+        >>> import torch
+        >>> from spikestep.functional import learnable_delay_taps_with_state
+        >>> x = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
+        >>> y, _ = learnable_delay_taps_with_state(x, torch.zeros(1, 2), torch.tensor([[0.0, 0.0], [1.0, 0.5]]), 0.0)
+        >>> y
+        tensor([[1., 2., 0., 1.],
+                [0., 0., 1., 1.]])
+    """
+    if not isinstance(delay, torch.Tensor) or delay.dim() != 2:
+        raise ValueError(
+            f"learnable_delay_taps_with_state: delay must be a tensor [K, C] (K taps of each channel), got "
+            f"{tuple(delay.shape) if isinstance(delay, torch.Tensor) else type(delay).__name__}"
+        )
+    y = learnable_delay_walk(x_seq, held, delay.to(x_seq.dtype), sigma)
+    return y.flatten(-2), _next_held(held, x_seq)
+
+
+def _per_channel(delay: torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:
+    """``delay`` as ``[C]`` (one value for every channel is spread)."""
+    if not isinstance(delay, torch.Tensor) or not isinstance(x_seq, torch.Tensor) or x_seq.dim() < 2:
+        raise TypeError(
+            "learnable_delay_with_state: x_seq must be a tensor [T, ..., C] and delay a tensor [C], got "
+            f"{type(x_seq).__name__} and {type(delay).__name__}"
+        )
+    channels = x_seq.shape[-1]
+    if delay.shape == (channels,):
+        return delay
+    if delay.numel() == 1:
+        return delay.reshape(1).expand(channels)
+    raise ValueError(
+        f"learnable_delay_with_state: delay must be [C] (one delay per channel, C = {channels}), got shape "
+        f"{tuple(delay.shape)}"
+    )

@@ -206,4 +206,8 @@ def test_every_spikestep_operator_is_covered():
         # opcheck'd (with its autograd, hence its backward) in tests/ops/test_delayed_linear.py
         "delayed_linear",
         "delayed_linear_backward",
+        # opcheck'd (forward with its autograd, and the backward directly; every backend, f32 and f64) in
+        # tests/ops/test_learnable_delay.py
+        "learnable_delay",
+        "learnable_delay_backward",
     }
