@@ -29,7 +29,8 @@ class LearnedDelayBank(MemoryModule):
 
     The learnable counterpart of :class:`~spikestep.layer.DelayBank` (tap-major, the same output layout):
     the delays and kernel of a :class:`~spikestep.layer.LearnableDelay` of ``K*C`` channels over the input
-    repeated ``K`` times. The memory ``queue`` holds the last ``D`` inputs once (``[D, ..., C]``). Its delays ``d_{kc}``
+    repeated ``K`` times, computed as one call of the fused operator without repeating the input
+    (:func:`~spikestep.functional.learnable_delay_taps_with_state`). The memory ``queue`` holds the last ``D`` inputs once (``[D, ..., C]``). Its delays ``d_{kc}``
     start at ``init`` (``[K]`` lags shared by every channel, e.g. a DelayBank's taps) or uniformly in
     ``[0, D]``; :meth:`to_fixed` returns the integer form of the rounded delays (per-channel
     :class:`~spikestep.layer.Delay`: the same outputs once :meth:`round_and_freeze` has snapped the delays
@@ -102,12 +103,8 @@ class LearnedDelayBank(MemoryModule):
             raise ValueError(
                 f"LearnedDelayBank({self.channels}, ...) expects {self.channels} channels last, got {list(x_seq.shape)}"
             )
-        reps = (1,) * (x_seq.dim() - 1) + (self.taps,)
-        y, _ = F.learnable_delay_with_state(
-            x_seq.repeat(reps), held.repeat(reps), self.delays.delay, self.sigma
-        )
-        joined = torch.cat((held, x_seq))
-        self.queue = joined[x_seq.shape[0] :].clone()
+        delay = self.delays.delay.view(self.taps, self.channels)  # tap-major: d[k C + c] is d[k, c]
+        y, self.queue = F.learnable_delay_taps_with_state(x_seq, held, delay, self.sigma)
         return y
 
 
