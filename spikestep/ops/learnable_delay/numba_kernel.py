@@ -13,7 +13,8 @@ row: the join, in the cache of the thread that reads it), then walks time:
   laid out ``[K, D + 1, C]``, channels last, so the rows vectorise); the backward does the same into the
   gradient buffer and sums ``dL/dy[t] z[D + t - j]`` per lag for the taps' gradient.
 
-The delay's and the taps' gradients are summed in float64, one array per chunk of items (returned by the
+The delay's gradient is summed in float64; the taps' gradient over one item's steps in the input's dtype
+(one vector width for the fused loop), then in float64; one array per chunk of items (returned by the
 kernel), added up in order afterwards.
 """
 
@@ -111,16 +112,22 @@ def _sparse_backward(grad_y, held, x, k0, a0, a1, need_inputs, need_delay, grad_
         for k in range(n_taps):
             off = _offsets(k0[k], d, w, c0, c1)
             b0, b1 = a0[k, c0:c1], a1[k, c0:c1]
+            acc = dot[k, c0:c1]
             for t in range(n_steps):
                 g = grad_y[t, n, k, c0:c1]
                 base = t * w
-                if need_inputs:
+                if need_inputs and need_delay:
+                    for c in range(w):
+                        i, gc = base + off[c], g[c]
+                        gz[i] += b0[c] * gc
+                        gz[i - w] += b1[c] * gc
+                        acc[c] += gc * (z[i - w] - z[i])
+                elif need_inputs:
                     for c in range(w):
                         i = base + off[c]
                         gz[i] += b0[c] * g[c]
                         gz[i - w] += b1[c] * g[c]
-                if need_delay:
-                    acc = dot[k, c0:c1]
+                elif need_delay:
                     for c in range(w):
                         i = base + off[c]
                         acc[c] += g[c] * (z[i - w] - z[i])
@@ -155,10 +162,14 @@ def _dense_forward(held, x, taps, y, cb, lo, hi):  # type: ignore[no-untyped-def
 
 
 def _dense_backward(grad_y, held, x, taps, need_inputs, need_delay, grad_held, grad_x, cb, lo, hi):  # type: ignore[no-untyped-def]
+    # One pass over (t, lag) rows does both: gz[D + t - j] += taps[k, j] dL/dy[t] and
+    # part[j] += dL/dy[t] z[D + t - j] (the taps' gradient of this item, summed over time in the input's
+    # dtype, so the loop stays one vector width; then added into the float64 sum).
     d, n_steps = held.shape[0], x.shape[0]
     n_taps, n_ch = taps.shape[0], taps.shape[2]
     n_blocks = (n_ch + cb - 1) // cb
     grad_taps = np.zeros((n_taps, d + 1, n_ch) if need_delay else (1, 1, 1), np.float64)
+    part = np.empty((d + 1, cb) if need_delay else (1, 1), x.dtype)
     for item in range(lo, hi):
         n, c0 = item // n_blocks, (item % n_blocks) * cb
         c1 = min(c0 + cb, n_ch)
@@ -166,18 +177,33 @@ def _dense_backward(grad_y, held, x, taps, need_inputs, need_delay, grad_held, g
         z = _join(held, x, n, c0, c1) if need_delay else np.empty(0, x.dtype)
         gz = np.zeros((d + n_steps) * w if need_inputs else 0, x.dtype)
         for k in range(n_taps):
+            if need_delay:
+                for j in range(d + 1):
+                    for c in range(w):
+                        part[j, c] = 0
             for t in range(n_steps):
                 g = grad_y[t, n, k, c0:c1]
                 for j in range(d + 1):
                     s = (d + t - j) * w
-                    if need_inputs:
+                    if need_inputs and need_delay:
+                        gzs, tj, row, acc = gz[s : s + w], taps[k, j, c0:c1], z[s : s + w], part[j]
+                        for c in range(w):
+                            gc = g[c]
+                            gzs[c] += tj[c] * gc
+                            acc[c] += gc * row[c]
+                    elif need_inputs:
                         gzs, tj = gz[s : s + w], taps[k, j, c0:c1]
                         for c in range(w):
                             gzs[c] += tj[c] * g[c]
-                    if need_delay:
-                        row, acc = z[s : s + w], grad_taps[k, j, c0:c1]
+                    elif need_delay:
+                        row, acc = z[s : s + w], part[j]
                         for c in range(w):
                             acc[c] += g[c] * row[c]
+            if need_delay:
+                for j in range(d + 1):
+                    total, acc = grad_taps[k, j, c0:c1], part[j]
+                    for c in range(w):
+                        total[c] += acc[c]
         if need_inputs:
             _split(gz, grad_held, grad_x, n, c0, c1)
     return grad_taps

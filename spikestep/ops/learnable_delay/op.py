@@ -13,6 +13,7 @@ taps' gradient the walk sums (as ``delayed_linear`` does), clamped as ``torch.cl
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -48,24 +49,36 @@ def _trivial(x: torch.Tensor, held: torch.Tensor, delay: torch.Tensor) -> bool:
     return held.shape[0] == 0 or x.numel() == 0 or delay.numel() == 0
 
 
-def _forward(
+def _taps(delay: torch.Tensor, d: int, sigma: float, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """What the walks take: ``(k0, a0, a1)`` (``sigma = 0``) or ``(taps,)``, coefficients in ``dtype``."""
+    if sigma == 0.0:
+        k0, a0, a1 = ld_math.sparse_taps(delay, d)
+        return k0, a0.to(dtype), a1.to(dtype)
+    return (ld_math.dense_taps(delay, d, sigma).to(dtype),)
+
+
+def _forward_cached(
     x: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float, backend: str
-) -> torch.Tensor:
-    """``y [T, ..., K, C]`` from ``x [T, ..., C]``, ``held [D, ..., C]`` and ``delay [K, C]`` (one dtype)."""
+) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+    """``y [T, ..., K, C]`` from ``x [T, ..., C]``, ``held [D, ..., C]`` and ``delay [K, C]`` (one dtype),
+    and the taps it used (None when there was nothing to walk), which the eager backward reuses."""
     thread_policy.adapt()
     chosen = resolve_backend(x, held, delay, backend=backend)
     shape = _out_shape(x, delay)
     if _trivial(x, held, delay):  # D = 0: y = x for every tap, a tensor of its own
-        return x.unsqueeze(-2).expand(shape).clone(memory_format=torch.contiguous_format)
-    d = held.shape[0]
+        return x.unsqueeze(-2).expand(shape).clone(memory_format=torch.contiguous_format), None
     x3, h3 = _flat(x, held)
+    taps = _taps(delay, held.shape[0], sigma, x.dtype)
     walk_impl = _implementation(chosen)
-    if sigma == 0.0:
-        k0, a0, a1 = ld_math.sparse_taps(delay, d)
-        y = walk_impl.forward_sparse(x3, h3, k0, a0.to(x.dtype), a1.to(x.dtype))
-    else:
-        y = walk_impl.forward_dense(x3, h3, ld_math.dense_taps(delay, d, sigma).to(x.dtype))
-    return y.view(shape)
+    y = walk_impl.forward_sparse(x3, h3, *taps) if sigma == 0.0 else walk_impl.forward_dense(x3, h3, *taps)
+    return y.view(shape), taps
+
+
+def _forward(
+    x: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float, backend: str
+) -> torch.Tensor:
+    """``y [T, ..., K, C]`` (see :func:`_forward_cached`)."""
+    return _forward_cached(x, held, delay, sigma, backend)[0]
 
 
 def _backward_impl(
@@ -78,8 +91,9 @@ def _backward_impl(
     need_held: bool,
     need_delay: bool,
     backend: str,
+    taps: tuple[torch.Tensor, ...] | None = None,
 ) -> Grads:
-    """``(grad_x, grad_held, grad_delay)``, None where not needed."""
+    """``(grad_x, grad_held, grad_delay)``, None where not needed; ``taps``: the forward's, if kept."""
     chosen = resolve_backend(x, held, delay, backend=backend)
     need_inputs = need_x or need_held
     if _trivial(x, held, delay):
@@ -90,15 +104,12 @@ def _backward_impl(
     x3, h3 = _flat(x, held)
     gy = grad_y.contiguous().view(*x3.shape[:2], *delay.shape)
     walk_impl = _implementation(chosen)
+    taps = taps if taps is not None else _taps(delay, d, sigma, x.dtype)
     if sigma == 0.0:
-        k0, a0, a1 = ld_math.sparse_taps(delay, d)
-        gx, gh, dot = walk_impl.backward_sparse(
-            gy, x3, h3, k0, a0.to(x.dtype), a1.to(x.dtype), need_inputs, need_delay
-        )
+        gx, gh, dot = walk_impl.backward_sparse(gy, x3, h3, *taps, need_inputs, need_delay)
         grad_delay = ld_math.sparse_delay_grad(dot, delay, d) if dot is not None else None
     else:
-        taps = ld_math.dense_taps(delay, d, sigma).to(x.dtype)
-        gx, gh, grad_taps = walk_impl.backward_dense(gy, x3, h3, taps, need_inputs, need_delay)
+        gx, gh, grad_taps = walk_impl.backward_dense(gy, x3, h3, *taps, need_inputs, need_delay)
         grad_delay = ld_math.dense_delay_grad(grad_taps, delay, d, sigma) if grad_taps is not None else None
     grad_x = gx.view(x.shape) if need_x and gx is not None else None
     grad_held = gh.view(held.shape) if need_held and gh is not None else None
@@ -162,18 +173,19 @@ learnable_delay.register_autograd(_backward, setup_context=_setup_context)
 
 class _EagerLearnableDelay(torch.autograd.Function):
     """The registered operators' forward and backward for eager calls, without their Python dispatch
-    (see ``spikestep.ops.neuron.op._EagerWalk``)."""
+    (see ``spikestep.ops.neuron.op._EagerWalk``). It keeps the forward's taps for the backward (the
+    operator recomputes them: a Gaussian's ``exp`` over ``[K, C, D + 1]``)."""
 
     @staticmethod
     def forward(ctx, x, held, delay, sigma, backend):  # type: ignore[no-untyped-def, override]
-        y = _forward(x, held, delay, sigma, backend)
+        y, ctx.taps = _forward_cached(x, held, delay, sigma, backend)  # small: [K, C] or [K, C, D + 1]
         ctx.save_for_backward(x, held, delay)
         ctx.settings = (sigma, backend)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):  # type: ignore[no-untyped-def, override]
-        return _backward(ctx, grad_y, _backward_impl)
+        return _backward(ctx, grad_y, functools.partial(_backward_impl, taps=ctx.taps))
 
 
 def walk(
