@@ -143,7 +143,7 @@ def spikingjelly_delaynet(
     voting_size: int = 10,
     num_classes: int = 10,
     dropout: float = 0.1,
-    tau: float = 2.0,
+    tau: float = 1.5,
     in_channels: int = 1,
 ) -> SpikingJellyDelayNet:
     """:class:`~spikestep.models.DelayNet` with its ``'voting'`` readout, from SpikingJelly 2.0 parts in

@@ -48,7 +48,6 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "readout": "voting",
     "readout_tau": 10.0,
-    "tau": 2.0,
 }
 # What defines a run (its network, its data and how it learns): a resumed run takes them from its
 # checkpoint, and an option given with --resume must agree. --epochs may grow; --out and --no-progress are free.
@@ -124,6 +123,7 @@ TASKS: dict[str, _Task] = {
             "voting_size": 10,
             "taps": None,
             "delays": None,
+            "tau": 2.0,
         },
         build=_digits_model,
         to_sequence=_digits_sequence,
@@ -140,6 +140,7 @@ TASKS: dict[str, _Task] = {
             "voting_size": 10,
             "taps": 5,
             "delays": "fixed",
+            "tau": 1.5,
         },
         build=_mnist1d_model,
         to_sequence=_mnist1d_sequence,
@@ -253,7 +254,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--tau",
         type=time_constant,
         default=None,
-        help="LIF membrane time constant, in steps, > 1 (default 2)",
+        help=default_help("LIF membrane time constant, in steps, > 1", "tau"),
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, one line per epoch")
     p.add_argument(

@@ -57,7 +57,7 @@ class DelayNet(nn.Module):
         num_classes: int = 10,
         dropout: float = 0.1,
         readout: str = "voting",
-        tau: float = 2.0,
+        tau: float = 1.5,
         readout_tau: float = 10.0,
         in_channels: int = 1,
         delays: str = "fixed",

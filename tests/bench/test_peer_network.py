@@ -50,7 +50,7 @@ def test_built_from_spikingjelly_parts_in_multi_step_mode():
     lifs = [m for m in peer.modules() if isinstance(m, neuron.LIFNode)]
     assert len(lifs) == 4
     for lif in lifs:
-        assert lif.step_mode == "m" and lif.tau == 2.0 and lif.v_reset == 0.0 and lif.v_threshold == 1.0
+        assert lif.step_mode == "m" and lif.tau == 1.5 and lif.v_reset == 0.0 and lif.v_threshold == 1.0
         assert isinstance(lif.surrogate_function, surrogate.ATan) and lif.surrogate_function.alpha == 2.0
     assert all(m.step_mode == "m" for m in peer.modules() if hasattr(m, "step_mode"))
 
