@@ -269,6 +269,36 @@ def test_torch_compile_fullgraph_traces_the_operator_and_matches_eager(sigma):
     _assert_close(got, want, 1e-6)
 
 
+def test_inductor_compiles_the_layers_fullgraph_and_matches_eager():
+    # The default backend, once: LearnableDelay (Gaussian) then LearnedDelayBank (two taps), two chunks
+    # with the held inputs carried in the modules' memories, forward and backward.
+    from spikestep import layer
+    from spikestep.models import LearnedDelayBank
+
+    torch._dynamo.reset()
+
+    def make():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(
+            layer.LearnableDelay(4, 5, sigma=1.5, step_mode="m"),
+            LearnedDelayBank(4, taps=2, max_delay=3, sigma=0.0),
+        )
+        return net
+
+    x = torch.rand(6, 2, 4, generator=torch.Generator().manual_seed(21))
+    results = []
+    for compile_it in (True, False):
+        net = make()
+        run = torch.compile(net, fullgraph=True) if compile_it else net
+        xx = x.clone().requires_grad_(True)
+        y = torch.cat([run(c) for c in xx.split([4, 2])])
+        weights = torch.linspace(-1, 1, y.numel()).reshape(y.shape)
+        grads = torch.autograd.grad((y * weights).sum(), [xx, *net.parameters()])
+        results.append([y.detach(), *grads, net[0].queue.detach(), net[1].queue.detach()])
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
 # --- the functional forms ------------------------------------------------------------------------------
 
 
