@@ -44,24 +44,32 @@ def two_taps(z0, z1, a0, a1):  # type: ignore[no-untyped-def]
     return a0 * z0 + a1 * z1
 
 
-def clamped(delay: torch.Tensor, max_delay: int) -> torch.Tensor:
+# The sparse form's pieces below take torch tensors (``xp=torch``) or numpy arrays (``xp=numpy``) alike, as
+# delayed_linear's ``linear_taps`` does: the numba path computes its taps in numpy, a few microseconds
+# against a few torch operations' dispatch each (which a single step would feel).
+
+
+def clamped(delay, max_delay):  # type: ignore[no-untyped-def]
     """The delays the kernel uses: ``delay`` clamped to ``[0, max_delay]`` (NaN stays NaN)."""
-    return delay.clamp(0.0, float(max_delay))
+    return delay.clip(0.0, float(max_delay))
 
 
-def in_range(delay: torch.Tensor, max_delay: int) -> torch.Tensor:
-    """Where the delay's gradient passes: ``0 <= delay <= max_delay`` (``torch.clamp``'s rule)."""
-    return (delay >= 0.0) & (delay <= float(max_delay))
+@numba_jit.jitable
+def in_range(delay, max_delay):  # type: ignore[no-untyped-def]
+    """Where the delay's gradient passes: ``0 <= delay <= max_delay`` (``torch.clamp``'s rule); tensors,
+    arrays, or one value in a numba kernel."""
+    return (delay >= 0.0) & (delay <= max_delay)
 
 
-def sparse_taps(delay: torch.Tensor, max_delay: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(k0, a0, a1)`` for ``sigma = 0`` and ``max_delay >= 1``, each of ``delay``'s shape: the first
-    tap's lag ``k0`` (int64, in ``[0, D - 1]``; 0 for a NaN delay, whose coefficients are NaN) and the
-    coefficients ``a0 = 1 - f``, ``a1 = f``."""
-    k0, f = linear_taps(clamped(delay, max_delay), max_delay)
-    k0 = torch.where(k0 == k0, k0, 0.0)  # NaN -> lag 0: the coefficients stay NaN, the index in range
-    f = clamped(delay, max_delay) - k0
-    return k0.long(), 1.0 - f, f
+def sparse_taps(delay, max_delay, xp=torch):  # type: ignore[no-untyped-def]
+    """``(k0, a0, a1)`` for ``sigma = 0`` and ``max_delay >= 1``, each of ``delay``'s shape and dtype: the
+    first tap's lag ``k0`` (a float in ``[0, D - 1]``; 0 for a NaN delay, whose coefficients are NaN) and
+    the coefficients ``a0 = 1 - f``, ``a1 = f``."""
+    d = clamped(delay, max_delay)
+    k0 = linear_taps(d, max_delay)[0]
+    k0 = xp.where(k0 == k0, k0, 0.0)  # NaN -> lag 0: the coefficients stay NaN, the index in range
+    f = d - k0
+    return k0, 1.0 - f, f
 
 
 def dense_taps(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tensor:
@@ -71,9 +79,10 @@ def dense_taps(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Tenso
 
 
 def sparse_delay_grad(dot: torch.Tensor, delay: torch.Tensor, max_delay: int) -> torch.Tensor:
-    """The delay's gradient for ``sigma = 0`` from ``dot = sum_{t, n} dL/dy (z[lag k0 + 1] - z[lag k0])``
-    (any dtype; returned in ``delay``'s)."""
-    return torch.where(in_range(delay, max_delay), dot.to(delay.dtype), 0.0)
+    """The delay's gradient for ``sigma = 0`` from ``dot = sum_{t, n} dL/dy (z[lag k0 + 1] - z[lag k0])``:
+    ``dot`` where the delay is in range (:func:`in_range`), else 0 (the numba kernels apply
+    :func:`in_range` themselves)."""
+    return torch.where(in_range(delay, max_delay), dot, 0.0)
 
 
 def dense_delay_grad(

@@ -26,7 +26,7 @@ import torch
 
 from ..._runtime import numba_jit
 from . import math as ld_math
-from .math import two_taps
+from .math import in_range, two_taps
 
 try:
     import numpy as np
@@ -74,7 +74,7 @@ def _offsets(k0, d, w, c0, c1):  # type: ignore[no-untyped-def]
     """``(D - k0[c]) w + c``: where tap 0 of channel ``c`` reads ``z`` at step 0 (tap 1: ``w`` before)."""
     off = np.empty(w, np.int64)
     for c in range(w):
-        off[c] = (d - k0[c0 + c]) * w + c
+        off[c] = (d - int(k0[c0 + c])) * w + c
     return off
 
 
@@ -98,7 +98,9 @@ def _sparse_forward(held, x, k0, a0, a1, y, cb, lo, hi):  # type: ignore[no-unty
                     out[c] = two_taps(z[i], z[i - w], b0[c], b1[c])
 
 
-def _sparse_backward(grad_y, held, x, k0, a0, a1, need_inputs, need_delay, grad_held, grad_x, cb, lo, hi):  # type: ignore[no-untyped-def]
+def _sparse_backward(
+    grad_y, held, x, k0, a0, a1, delay, need_inputs, need_delay, grad_held, grad_x, cb, lo, hi
+):  # type: ignore[no-untyped-def]
     d, n_steps = held.shape[0], x.shape[0]
     n_taps, n_ch = k0.shape
     n_blocks = (n_ch + cb - 1) // cb
@@ -133,6 +135,11 @@ def _sparse_backward(grad_y, held, x, k0, a0, a1, need_inputs, need_delay, grad_
                         acc[c] += g[c] * (z[i - w] - z[i])
         if need_inputs:
             _split(gz, grad_held, grad_x, n, c0, c1)
+    if need_delay:  # no gradient for a delay out of range (it was clamped); a sum of masked parts
+        for k in range(n_taps):
+            for c in range(n_ch):
+                if not in_range(delay[k, c], d):
+                    dot[k, c] = 0
     return dot
 
 
@@ -219,6 +226,11 @@ def _np(t: torch.Tensor) -> Any:
     return t.detach().numpy()
 
 
+def _arr(t: Any) -> Any:
+    """A contiguous numpy array of ``t`` (a tensor or already an array)."""
+    return np.ascontiguousarray(t) if isinstance(t, np.ndarray) else _np(t.contiguous())
+
+
 def _items(x: torch.Tensor) -> int:
     return x.shape[1] * -(-x.shape[2] // _CBLOCK)
 
@@ -227,14 +239,12 @@ def _run(kernel_call, x: torch.Tensor, work_per_item: int) -> list[Any]:  # type
     return numba_jit.run_chunks(kernel_call, _items(x), work_per_item, align=1)
 
 
-def forward_sparse(
-    x: torch.Tensor, held: torch.Tensor, k0: torch.Tensor, a0: torch.Tensor, a1: torch.Tensor
-) -> torch.Tensor:
+def forward_sparse(x: torch.Tensor, held: torch.Tensor, k0: Any, a0: Any, a1: Any) -> torch.Tensor:
     """``y [T, N, K, C]`` for contiguous CPU float32/float64 ``x [T, N, C]``, ``held [D, N, C]`` and the
-    taps ``k0, a0, a1 [K, C]``."""
+    taps ``k0, a0, a1 [K, C]`` (numpy arrays or tensors; ``k0`` whole numbers, as floats or ints)."""
     (t, n, c), k = x.shape, k0.shape[0]
     y = torch.empty((t, n, k, c), dtype=x.dtype)
-    args = (_np(held), _np(x), _np(k0.contiguous()), _np(a0.contiguous()), _np(a1.contiguous()), _np(y))
+    args = (_np(held), _np(x), _arr(k0), _arr(a0), _arr(a1), _np(y))
     _run(lambda lo, hi: _sparse_forward_kernel(*args, _CBLOCK, lo, hi), x, 2 * t * k * min(c, _CBLOCK))
     return y
 
@@ -243,25 +253,28 @@ def backward_sparse(
     grad_y: torch.Tensor,
     x: torch.Tensor,
     held: torch.Tensor,
-    k0: torch.Tensor,
-    a0: torch.Tensor,
-    a1: torch.Tensor,
+    k0: Any,
+    a0: Any,
+    a1: Any,
+    delay: torch.Tensor,
     need_inputs: bool,
     need_delay: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-    """``(grad_x, grad_held, dot [K, C] float64)``, None where not needed (see :mod:`.torch_walk`)."""
+    """``(grad_x, grad_held, grad_delay [K, C])``, None where not needed: the delay's gradient itself
+    (:func:`~.math.sparse_delay_grad`, the range applied in the kernel), in ``delay``'s dtype."""
     (t, _, c), k = x.shape, k0.shape[0]
     grad_x = torch.empty_like(x) if need_inputs else x.new_empty((0, 1, 1))
     grad_held = torch.empty_like(held) if need_inputs else held.new_empty((0, 1, 1))
-    args = (_np(grad_y), _np(held), _np(x), _np(k0.contiguous()), _np(a0.contiguous()), _np(a1.contiguous()))
+    args = (_np(grad_y), _np(held), _np(x), _arr(k0), _arr(a0), _arr(a1))
+    d_np = _arr(delay)
     outs = (_np(grad_held), _np(grad_x))
     parts = _run(
-        lambda lo, hi: _sparse_backward_kernel(*args, need_inputs, need_delay, *outs, _CBLOCK, lo, hi),
+        lambda lo, hi: _sparse_backward_kernel(*args, d_np, need_inputs, need_delay, *outs, _CBLOCK, lo, hi),
         x,
         2 * t * k * min(c, _CBLOCK),
     )
-    dot = torch.from_numpy(np.sum(parts, axis=0)) if need_delay else None
-    return (grad_x, grad_held, dot) if need_inputs else (None, None, dot)
+    grad_delay = torch.from_numpy(np.sum(parts, axis=0)).to(delay.dtype) if need_delay else None
+    return (grad_x, grad_held, grad_delay) if need_inputs else (None, None, grad_delay)
 
 
 def _channels_last(taps: torch.Tensor) -> Any:

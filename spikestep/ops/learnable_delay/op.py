@@ -23,6 +23,11 @@ from .._dispatch import resolve_backend
 from . import math as ld_math
 from . import numba_kernel, torch_walk
 
+try:
+    import numpy as np
+except ImportError:  # numba needs numpy: without it the numba backend is never chosen
+    np = None  # type: ignore[assignment]
+
 Grads = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]
 
 
@@ -49,12 +54,17 @@ def _trivial(x: torch.Tensor, held: torch.Tensor, delay: torch.Tensor) -> bool:
     return held.shape[0] == 0 or x.numel() == 0 or delay.numel() == 0
 
 
-def _taps(delay: torch.Tensor, d: int, sigma: float, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    """What the walks take: ``(k0, a0, a1)`` (``sigma = 0``) or ``(taps,)``, coefficients in ``dtype``."""
-    if sigma == 0.0:
-        k0, a0, a1 = ld_math.sparse_taps(delay, d)
-        return k0, a0.to(dtype), a1.to(dtype)
-    return (ld_math.dense_taps(delay, d, sigma).to(dtype),)
+def _taps(delay: torch.Tensor, d: int, sigma: float, dtype: torch.dtype, backend: str) -> tuple:
+    """What the walks take, coefficients in ``dtype``: ``(k0, a0, a1)`` (``sigma = 0``; numpy arrays for
+    the numba kernels, ``k0`` a float there and int64 elsewhere) or ``(taps,)``."""
+    if sigma != 0.0:
+        return (ld_math.dense_taps(delay, d, sigma).to(dtype),)
+    if backend == "numba":
+        k0, a0, a1 = ld_math.sparse_taps(delay.detach().numpy(), d, np)
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64  # the numba kernels' two dtypes
+        return k0, a0.astype(np_dtype, copy=False), a1.astype(np_dtype, copy=False)
+    k0, a0, a1 = ld_math.sparse_taps(delay, d)
+    return k0.long(), a0.to(dtype), a1.to(dtype)
 
 
 def _forward_cached(
@@ -68,7 +78,7 @@ def _forward_cached(
     if _trivial(x, held, delay):  # D = 0: y = x for every tap, a tensor of its own
         return x.unsqueeze(-2).expand(shape).clone(memory_format=torch.contiguous_format), None
     x3, h3 = _flat(x, held)
-    taps = _taps(delay, held.shape[0], sigma, x.dtype)
+    taps = _taps(delay, held.shape[0], sigma, x.dtype, chosen)
     walk_impl = _implementation(chosen)
     y = walk_impl.forward_sparse(x3, h3, *taps) if sigma == 0.0 else walk_impl.forward_dense(x3, h3, *taps)
     return y.view(shape), taps
@@ -104,16 +114,19 @@ def _backward_impl(
     x3, h3 = _flat(x, held)
     gy = grad_y.contiguous().view(*x3.shape[:2], *delay.shape)
     walk_impl = _implementation(chosen)
-    taps = taps if taps is not None else _taps(delay, d, sigma, x.dtype)
+    taps = taps if taps is not None else _taps(delay, d, sigma, x.dtype, chosen)
     if sigma == 0.0:
-        gx, gh, dot = walk_impl.backward_sparse(gy, x3, h3, *taps, need_inputs, need_delay)
-        grad_delay = ld_math.sparse_delay_grad(dot, delay, d) if dot is not None else None
+        gx, gh, grad_delay = walk_impl.backward_sparse(gy, x3, h3, *taps, delay, need_inputs, need_delay)
     else:
         gx, gh, grad_taps = walk_impl.backward_dense(gy, x3, h3, *taps, need_inputs, need_delay)
         grad_delay = ld_math.dense_delay_grad(grad_taps, delay, d, sigma) if grad_taps is not None else None
-    grad_x = gx.view(x.shape) if need_x and gx is not None else None
-    grad_held = gh.view(held.shape) if need_held and gh is not None else None
+    grad_x = _shaped(gx, x) if need_x and gx is not None else None
+    grad_held = _shaped(gh, held) if need_held and gh is not None else None
     return grad_x, grad_held, grad_delay
+
+
+def _shaped(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return grad if grad.shape == like.shape else grad.view(like.shape)
 
 
 learnable_delay = torch.library.custom_op("spikestep::learnable_delay", _forward, mutates_args=())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from .math import two_taps
+from .math import sparse_delay_grad, two_taps
 
 
 def _wide(x: torch.Tensor, held: torch.Tensor, taps: tuple[int, int]) -> torch.Tensor:
@@ -43,14 +43,15 @@ def backward_sparse(
     k0: torch.Tensor,
     a0: torch.Tensor,
     a1: torch.Tensor,
+    delay: torch.Tensor,
     need_inputs: bool,
     need_delay: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-    """``(grad_x, grad_held, dot)``: ``dot [K, C]`` (float64) is ``sum_{t, n} dL/dy (z1 - z0)``; None
-    where not needed."""
+    """``(grad_x, grad_held, grad_delay)``, None where not needed: ``grad_delay [K, C]`` (``delay``'s
+    dtype) from ``sum_{t, n} dL/dy (z1 - z0)``, summed in float64 (:func:`~.math.sparse_delay_grad`)."""
     d, (t, n, _) = held.shape[0], x.shape
     index = _index(k0, d, t, n)
-    grad_x = grad_held = dot = None
+    grad_x = grad_held = grad_delay = None
     if need_inputs:
         grad_wide = grad_y.new_zeros((d + t, *grad_y.shape[1:]))
         grad_wide.scatter_add_(0, index, grad_y * a0)
@@ -59,7 +60,8 @@ def backward_sparse(
     if need_delay:
         wide = _wide(x, held, k0.shape)
         dot = (grad_y * (wide.gather(0, index - 1) - wide.gather(0, index))).sum((0, 1), dtype=torch.float64)
-    return grad_x, grad_held, dot
+        grad_delay = sparse_delay_grad(dot, delay, d).to(delay.dtype)
+    return grad_x, grad_held, grad_delay
 
 
 def forward_dense(x: torch.Tensor, held: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:

@@ -194,11 +194,12 @@ def backward_sparse(
     k0: torch.Tensor,
     a0: torch.Tensor,
     a1: torch.Tensor,
+    delay: torch.Tensor,
     need_inputs: bool,
     need_delay: bool,
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     k0, a0, a1 = k0.contiguous(), a0.contiguous(), a1.contiguous()
-    grad_x = grad_held = dot = None
+    grad_x = grad_held = grad_delay = None
     if need_inputs:
         grad_x, grad_held = _inputs(grad_y, x, held, k0, a0, a1, a0, False)
     if need_delay:
@@ -208,7 +209,8 @@ def backward_sparse(
             grad_y, x, held, k0, per_column, *sizes, BLOCK=_BLOCK, **triton_jit.LAUNCH
         )
         dot = per_column.view(x.shape[1], *k0.shape).sum(0)
-    return grad_x, grad_held, dot
+        grad_delay = ld_math.sparse_delay_grad(dot, delay, held.shape[0]).to(delay.dtype)
+    return grad_x, grad_held, grad_delay
 
 
 def backward_dense(
