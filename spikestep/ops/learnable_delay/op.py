@@ -2,8 +2,9 @@
 
 The compiler sees one operator (``torch.compile`` traces through it without a graph break), with a fake
 implementation for shapes and an autograd formula that calls a second operator,
-``spikestep::learnable_delay_backward``, for the gradients of ``x``, ``held`` and ``delay``. The backward
-recomputes the taps (``K * C`` or ``K * C * (D + 1)`` values) from the delays instead of saving them.
+``spikestep::learnable_delay_backward``, for the gradients of ``x``, ``held`` and ``delay``. That backward
+recomputes the taps (``K * C`` or ``K * C * (D + 1)`` values) from the delays; the eager path
+(:class:`_EagerLearnableDelay`) keeps the forward's.
 
 Inside, the backend (numba, Triton or torch) is chosen at run time by ``ops.resolve_backend``, and the form
 by ``sigma``: two taps (:mod:`.math`'s sparse form) for ``sigma = 0``, the dense Gaussian otherwise. The
