@@ -7,6 +7,7 @@ is registered (``spikestep.surrogate.kernel_form``) and its two constants; every
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -34,11 +35,35 @@ def _flat(
 ) -> tuple[torch.Tensor, ...]:
     """``x [T, N]``, ``v0 [N]`` and each coefficient as ``[N]`` values (views, no copies, where possible)."""
     step = x.shape[1:]
-    return (x.reshape(x.shape[0], -1), v0.reshape(-1), *(per_column(t, step, backend) for t in coefficients))
+    return (x.reshape(x.shape[0], -1), v0.reshape(-1), *(_per_column(t, step, backend) for t in coefficients))
+
+
+# One value spread over the columns, kept per (dtype, value, sign, N): LIF's coefficients are the same
+# few scalars at every call, and spreading them anew cost more than the walk's Python part. The kernels
+# only read these arrays (and nothing else sees them).
+_spread: dict[tuple[Any, ...], torch.Tensor] = {}
+
+
+def _per_column(t: torch.Tensor, step: torch.Size, backend: str) -> torch.Tensor:
+    if backend != "numba" or t.numel() != 1 or t.shape == step:
+        return per_column(t, step, backend)
+    value = t.item()
+    key = (t.dtype, value, math.copysign(1.0, value), step.numel())  # the sign tells -0.0 from 0.0
+    spread = _spread.get(key)
+    if spread is None:
+        if len(_spread) >= 32:
+            _spread.clear()
+        spread = _spread[key] = per_column(t.detach(), step, backend)
+    return spread
+
+
+_tags: dict[str, str] = {}
 
 
 def _tag(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name)
+    if name not in _tags:
+        _tags[name] = "".join(ch if ch.isalnum() else "_" for ch in name)
+    return _tags[name]
 
 
 def _walk_forward(
@@ -60,13 +85,26 @@ def _walk_forward(
     """``(S [T, ...], V)`` with ``V`` the membranes ``[T, ...]`` (``store_v_seq``) or the last ``[...]``."""
     thread_policy.adapt()
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
-    x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
-    p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
-    impl = _implementation(chosen)
-    if chosen == "torch":
-        p = elementwise.constants(p, x)
-    s, v_out = impl.forward(x2, v2, a2, b2, c2_, p, hard_reset, store_v_seq)
+    flat = _flat(x, v0, (a, b, c), chosen)
+    s, v_out = _forward_flat(chosen, flat, v_threshold, v_reset, hard_reset, c1, c2, store_v_seq)
     return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
+
+
+def _forward_flat(
+    chosen: str,
+    flat: tuple[torch.Tensor, ...],
+    v_threshold: float,
+    v_reset: float,
+    hard_reset: bool,
+    c1: float,
+    c2: float,
+    store_v_seq: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward on the flat tensors ``(x [T, N], v0 [N], a, b, c [N])`` (:func:`_flat`)."""
+    p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
+    if chosen == "torch":
+        p = elementwise.constants(p, flat[0])
+    return _implementation(chosen).forward(*flat, p, hard_reset, store_v_seq)
 
 
 neuron_walk = torch.library.custom_op("spikestep::neuron_walk", _walk_forward, mutates_args=())
@@ -107,47 +145,63 @@ def _walk_backward(
     """``(grad_x, grad_v0, grad_a, grad_b, grad_c)``, each in its input's shape (the last three zeros
     unless ``need_coef``)."""
     chosen = resolve_backend(x, v0, a, b, c, backend=backend)
-    x2, v2, a2, b2, c2_ = _flat(x, v0, (a, b, c), chosen)
+    flat = _flat(x, v0, (a, b, c), chosen)
+    gx, gv0, *sums = _backward_flat(
+        chosen, flat, grad_s, grad_v, v_threshold, v_reset, hard_reset, surrogate, c1, c2, detach_reset,
+        store_v_seq, need_coef,
+    )  # fmt: skip
+    step = x.shape[1:]
+    coef_grads = tuple(
+        torch.zeros_like(t) if g is None else _coef_grad(g, t, step) for g, t in zip(sums, (a, b, c))
+    )
+    return gx.view(x.shape), gv0.view(v0.shape), *coef_grads
+
+
+def _coef_grad(summed: torch.Tensor, coefficient: torch.Tensor, step: torch.Size) -> torch.Tensor:
+    """A coefficient's gradient from its per-column sums (float64 ``[N]``)."""
+    return summed.view(step).sum_to_size(coefficient.shape).to(coefficient.dtype)
+
+
+def _backward_flat(
+    chosen: str,
+    flat: tuple[torch.Tensor, ...],
+    grad_s: torch.Tensor | None,
+    grad_v: torch.Tensor | None,
+    v_threshold: float,
+    v_reset: float,
+    hard_reset: bool,
+    surrogate: str,
+    c1: float,
+    c2: float,
+    detach_reset: bool,
+    store_v_seq: bool,
+    need_coef: bool,
+) -> tuple[torch.Tensor | None, ...]:
+    """``(grad_x [T, N], grad_v0 [N], *sums)`` on the flat tensors (:func:`_flat`); the sums are the
+    coefficients' gradients per column (float64 ``[N]``), or None without ``need_coef``."""
+    x2 = flat[0]
     n_steps, n = x2.shape
+    dtype = x2.dtype
     gs = None
     if grad_s is not None:
         if _one_row(grad_s):
-            gs = one_value_row(grad_s, n, x.dtype, chosen)
+            gs = one_value_row(grad_s, n, dtype, chosen)
         else:
-            gs = grad_s.to(x.dtype).contiguous().view(n_steps, n)
-    gv = None if grad_v is None else grad_v.to(x.dtype).contiguous().reshape(-1)
+            gs = grad_s.to(dtype).contiguous().view(n_steps, n)
+    gv = None if grad_v is None else grad_v.to(dtype).contiguous().reshape(-1)
     if gv is not None and store_v_seq:
         gv = gv.view(n_steps, n)
-    gradient = _surrogate.lookup(surrogate).gradient
     p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
     impl = _implementation(chosen)
     if chosen == "torch":
         if surrogate not in _torch_gradients:
-            _torch_gradients[surrogate] = elementwise.for_torch(gradient)
-        args = (
-            gs,
-            gv,
-            x2,
-            v2,
-            a2,
-            b2,
-            c2_,
-            elementwise.constants(p, x),
-            hard_reset,
-            detach_reset,
-            store_v_seq,
-            need_coef,
-        )
-        gx, gv0, ga, gb, gc = impl.backward(*args, _torch_gradients[surrogate])
-    else:
-        args = (gs, gv, x2, v2, a2, b2, c2_, p, hard_reset, detach_reset, store_v_seq, need_coef)
-        gx, gv0, ga, gb, gc = impl.backward(*args, gradient, _tag(surrogate))
-    step = x.shape[1:]
-    coef_grads = tuple(
-        torch.zeros_like(t) if g is None else g.view(step).sum_to_size(t.shape).to(t.dtype)
-        for g, t in ((ga, a), (gb, b), (gc, c))
-    )
-    return gx.view(x.shape), gv0.view(v0.shape), *coef_grads
+            _torch_gradients[surrogate] = elementwise.for_torch(_surrogate.lookup(surrogate).gradient)
+        p = elementwise.constants(p, x2)
+        args = (gs, gv, *flat, p, hard_reset, detach_reset, store_v_seq, need_coef)
+        return impl.backward(*args, _torch_gradients[surrogate])  # type: ignore[no-any-return]
+    gradient = _surrogate.lookup(surrogate).gradient
+    args = (gs, gv, *flat, p, hard_reset, detach_reset, store_v_seq, need_coef)
+    return impl.backward(*args, gradient, _tag(surrogate))  # type: ignore[no-any-return]
 
 
 neuron_walk_backward = torch.library.custom_op(
@@ -206,26 +260,42 @@ neuron_walk.register_autograd(_backward, setup_context=_setup_context)
 class _EagerWalk(torch.autograd.Function):
     """The same forward and backward as the registered operators, for eager calls: the operators'
     Python dispatch (argument defaults filled per call, an autograd wrapper) measured 0.1 to 0.2 ms a
-    call, a tenth of a training step of the MNIST-1D network over its eight neuron walks."""
+    call, a tenth of a training step of the MNIST-1D network over its eight neuron walks. The backward
+    reuses the forward's backend and its coefficients spread over the columns."""
 
     @staticmethod
     def forward(ctx, x, v0, a, b, c, *config):  # type: ignore[no-untyped-def, override]
-        s, v_out = _walk_forward(x, v0, a, b, c, *config)
+        vth, vr, hard, _, c1, c2, _, store_v_seq, backend = config
+        thread_policy.adapt()
+        chosen = resolve_backend(x, v0, a, b, c, backend=backend)
+        flat = _flat(x, v0, (a, b, c), chosen)
+        s, v_out = _forward_flat(chosen, flat, vth, vr, hard, c1, c2, store_v_seq)
         ctx.save_for_backward(x, v0, a, b, c)
         ctx.config = config
+        ctx.chosen = chosen
+        ctx.coefficients = flat[2:]  # [N] each: views of a, b, c or their spread copies
         ctx.set_materialize_grads(False)
-        return s, v_out
+        return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def, override]
         x, v0, a, b, c = ctx.saved_tensors
-        vth, vr, hard, name, c1, c2, detach_reset, store_v_seq, backend = ctx.config
+        vth, vr, hard, name, c1, c2, detach_reset, store_v_seq, _ = ctx.config
         needs = ctx.needs_input_grad
-        grads = _walk_backward(
-            grad_s, grad_v, x, v0, a, b, c, vth, vr, hard, name, c1, c2, detach_reset, store_v_seq,
-            any(needs[2:5]), backend,
+        flat = (x.reshape(x.shape[0], -1), v0.reshape(-1), *ctx.coefficients)
+        gx, gv0, *sums = _backward_flat(
+            ctx.chosen, flat, grad_s, grad_v, vth, vr, hard, name, c1, c2, detach_reset, store_v_seq,
+            any(needs[2:5]),
         )  # fmt: skip
-        return (*(g if need else None for g, need in zip(grads, needs[:5], strict=True)),) + (None,) * 9
+        step = x.shape[1:]
+        coef_grads = tuple(
+            _coef_grad(g, t, step) if need else None for g, t, need in zip(sums, (a, b, c), needs[2:5])
+        )
+        return (
+            gx.view(x.shape) if needs[0] else None,
+            gv0.view(v0.shape) if needs[1] else None,
+            *coef_grads,
+        ) + (None,) * 9
 
 
 def walk(
