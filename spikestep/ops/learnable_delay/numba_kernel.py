@@ -6,9 +6,11 @@ copies its held inputs and new inputs into one buffer ``z [(D + T) * w]`` (time-
 row: the join, in the cache of the thread that reads it), then walks time:
 
 * sparse (``sigma = 0``): per output two loads from ``z`` at the offsets ``(D + t - k0) w + c`` and one
-  row before (:func:`~.math.two_taps`), so the cost does not grow with ``D``. The backward adds the
-  output's gradient into a gradient buffer at the same two places and sums ``dL/dy (z1 - z0)`` per
-  ``(k, c)`` for the delay.
+  row before (:func:`~.math.two_taps`), so the cost does not grow with ``D`` (but for the join). The
+  backward adds the output's gradient into a gradient buffer at the same two places and sums
+  ``dL/dy (z1 - z0)`` per ``(k, c)`` for the delay. A chunk shorter than ``D`` (a single step) reads
+  the held inputs where they are instead of joining them, and adds into the gradients directly: its
+  cost does not grow with ``D`` at all (but for the held inputs' gradient, ``D`` steps to write).
 * dense (``sigma > 0``): ``D + 1`` multiply-adds of whole rows of ``w`` channels per output row (the taps
   laid out ``[K, D + 1, C]``, channels last, so the rows vectorise); the backward does the same into the
   gradient buffer and sums ``dL/dy[t] z[D + t - j]`` per lag for the taps' gradient.
@@ -86,6 +88,17 @@ def _sparse_forward(held, x, k0, a0, a1, y, cb, lo, hi):  # type: ignore[no-unty
         n, c0 = item // n_blocks, (item % n_blocks) * cb
         c1 = min(c0 + cb, n_ch)
         w = c1 - c0
+        if n_steps < d:  # a short chunk (a single step): read in place, joining would copy all D steps
+            for k in range(n_taps):
+                b0, b1 = a0[k, c0:c1], a1[k, c0:c1]
+                for t in range(n_steps):
+                    out = y[t, n, k, c0:c1]
+                    for c in range(w):  # tap 0 reads z[s], tap 1 z[s - 1]: held[s] below D, x[s - D] after
+                        s, ch = d + t - int(k0[k, c0 + c]), c0 + c
+                        z0 = x[s - d, n, ch] if s >= d else held[s, n, ch]
+                        z1 = x[s - 1 - d, n, ch] if s >= d + 1 else held[s - 1, n, ch]
+                        out[c] = two_taps(z0, z1, b0[c], b1[c])
+            continue
         z = _join(held, x, n, c0, c1)
         for k in range(n_taps):
             off = _offsets(k0[k], d, w, c0, c1)
@@ -109,6 +122,32 @@ def _sparse_backward(
         n, c0 = item // n_blocks, (item % n_blocks) * cb
         c1 = min(c0 + cb, n_ch)
         w = c1 - c0
+        if n_steps < d:  # a short chunk: in place, as the forward (the same additions in the same order)
+            if need_inputs:
+                for s in range(d):
+                    grad_held[s, n, c0:c1] = 0
+                for s in range(n_steps):
+                    grad_x[s, n, c0:c1] = 0
+            for k in range(n_taps):
+                b0, b1, acc = a0[k, c0:c1], a1[k, c0:c1], dot[k, c0:c1]
+                for t in range(n_steps):
+                    g = grad_y[t, n, k, c0:c1]
+                    for c in range(w):  # helpers for the two places would not be inlined: 10x slower
+                        s, ch, gc = d + t - int(k0[k, c0 + c]), c0 + c, g[c]
+                        if need_inputs:
+                            if s >= d:
+                                grad_x[s - d, n, ch] += b0[c] * gc
+                            else:
+                                grad_held[s, n, ch] += b0[c] * gc
+                            if s >= d + 1:
+                                grad_x[s - 1 - d, n, ch] += b1[c] * gc
+                            else:
+                                grad_held[s - 1, n, ch] += b1[c] * gc
+                        if need_delay:
+                            z0 = x[s - d, n, ch] if s >= d else held[s, n, ch]
+                            z1 = x[s - 1 - d, n, ch] if s >= d + 1 else held[s - 1, n, ch]
+                            acc[c] += gc * (z1 - z0)
+            continue
         z = _join(held, x, n, c0, c1) if need_delay else np.empty(0, x.dtype)
         gz = np.zeros((d + n_steps) * w if need_inputs else 0, x.dtype)
         for k in range(n_taps):
