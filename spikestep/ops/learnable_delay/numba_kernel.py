@@ -278,6 +278,21 @@ def _run(kernel_call, x: torch.Tensor, work_per_item: int) -> list[Any]:  # type
     return numba_jit.run_chunks(kernel_call, _items(x), work_per_item, align=1)
 
 
+def _total(parts: list[Any]) -> Any:
+    """The chunks' float64 sums added up in order (one chunk: itself, without numpy's list conversion)."""
+    return parts[0] if len(parts) == 1 else np.sum(parts, axis=0)
+
+
+def _grads_out(x: torch.Tensor, held: torch.Tensor, need_inputs: bool) -> tuple[Any, ...]:
+    """``(grad_x, grad_held)`` tensors to fill (None when not needed) and their numpy views for the kernel
+    (empty arrays when not needed)."""
+    if need_inputs:
+        grad_x, grad_held = torch.empty_like(x), torch.empty_like(held)
+        return grad_x, grad_held, _np(grad_held), _np(grad_x)
+    unused = np.empty((0, 1, 1), _np(x).dtype)
+    return None, None, unused, unused
+
+
 def forward_sparse(x: torch.Tensor, held: torch.Tensor, k0: Any, a0: Any, a1: Any) -> torch.Tensor:
     """``y [T, N, K, C]`` for contiguous CPU float32/float64 ``x [T, N, C]``, ``held [D, N, C]`` and the
     taps ``k0, a0, a1 [K, C]`` (numpy arrays or tensors; ``k0`` whole numbers, as floats or ints)."""
@@ -302,18 +317,15 @@ def backward_sparse(
     """``(grad_x, grad_held, grad_delay [K, C])``, None where not needed: the delay's gradient itself
     (:func:`~.math.sparse_delay_grad`, the range applied in the kernel), in ``delay``'s dtype."""
     (t, _, c), k = x.shape, k0.shape[0]
-    grad_x = torch.empty_like(x) if need_inputs else x.new_empty((0, 1, 1))
-    grad_held = torch.empty_like(held) if need_inputs else held.new_empty((0, 1, 1))
-    args = (_np(grad_y), _np(held), _np(x), _arr(k0), _arr(a0), _arr(a1))
-    d_np = _arr(delay)
-    outs = (_np(grad_held), _np(grad_x))
+    grad_x, grad_held, *outs = _grads_out(x, held, need_inputs)
+    args = (_np(grad_y), _np(held), _np(x), _arr(k0), _arr(a0), _arr(a1), _arr(delay))
     parts = _run(
-        lambda lo, hi: _sparse_backward_kernel(*args, d_np, need_inputs, need_delay, *outs, _CBLOCK, lo, hi),
+        lambda lo, hi: _sparse_backward_kernel(*args, need_inputs, need_delay, *outs, _CBLOCK, lo, hi),
         x,
         2 * t * k * min(c, _CBLOCK),
     )
-    grad_delay = torch.from_numpy(np.sum(parts, axis=0)).to(delay.dtype) if need_delay else None
-    return (grad_x, grad_held, grad_delay) if need_inputs else (None, None, grad_delay)
+    grad_delay = torch.from_numpy(_total(parts)).to(delay.dtype) if need_delay else None
+    return grad_x, grad_held, grad_delay
 
 
 def _channels_last(taps: torch.Tensor) -> Any:
@@ -340,13 +352,11 @@ def backward_dense(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """``(grad_x, grad_held, grad_taps [K, C, D + 1] float64)``, None where not needed."""
     (t, _, c), (k, _, lags) = x.shape, taps.shape
-    grad_x = torch.empty_like(x) if need_inputs else x.new_empty((0, 1, 1))
-    grad_held = torch.empty_like(held) if need_inputs else held.new_empty((0, 1, 1))
+    grad_x, grad_held, *outs = _grads_out(x, held, need_inputs)
     args = (_np(grad_y), _np(held), _np(x), _channels_last(taps))
-    outs = (_np(grad_held), _np(grad_x))
     work = t * k * lags * min(c, _CBLOCK) * (int(need_inputs) + int(need_delay))
     parts = _run(
         lambda lo, hi: _dense_backward_kernel(*args, need_inputs, need_delay, *outs, _CBLOCK, lo, hi), x, work
     )
-    grad_taps = torch.from_numpy(np.sum(parts, axis=0)).transpose(1, 2) if need_delay else None
-    return (grad_x, grad_held, grad_taps) if need_inputs else (None, None, grad_taps)
+    grad_taps = torch.from_numpy(_total(parts)).transpose(1, 2) if need_delay else None
+    return grad_x, grad_held, grad_taps
