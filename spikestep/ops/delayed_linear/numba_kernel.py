@@ -252,6 +252,17 @@ def _np(t: torch.Tensor) -> Any:
     return t.detach().numpy()
 
 
+def delays_in_range(delay: torch.Tensor, max_delay: int) -> bool:
+    """True when ``delay`` is a CPU float32/float64 tensor whose values all lie in ``[0, max_delay]``,
+    found by numpy's ``min`` and ``max`` on one thread (torch's two reductions cost a scheduler slice each
+    when other processes hold the cores); False otherwise, also where numpy is missing or the tensor
+    is empty, and then ``math.check_delays`` has the last word."""
+    if np is None or delay.device.type != "cpu" or delay.dtype not in (torch.float32, torch.float64):
+        return False
+    d = _np(delay)
+    return bool(d.size and d.min() >= 0 and d.max() <= max_delay)  # NaN fails both comparisons
+
+
 class Prepared(NamedTuple):
     """What the forward and the backward both take: the rows (``[I, (D+T) * N]``), each synapse's first
     tap's offset into its row (``(D - lag) * N``), the taps' coefficients (``a1`` is ``a0`` when there
