@@ -8,8 +8,15 @@ float64 and promote float32 arithmetic).
 
 * forward: per block, walk ``t = 0..T-1`` with the block's membrane in a local buffer; write the spikes
   (and the membranes if asked). Nothing else is saved.
-* backward: per block, recompute ``H`` into a ``[T, block]`` buffer, then walk back (the equations are in
-  :mod:`.math`), summing the coefficients' gradients per neuron in float64 when asked.
+* backward: per block, recompute ``H`` into a ``[T, block]`` buffer (one per thread, kept between calls),
+  then walk back (the equations are in :mod:`.math`), summing the coefficients' gradients per neuron in
+  float64 when asked (in a loop of their own after each step's ``dH``).
+
+Every inner loop is vectorised by LLVM (8 float32 lanes on an AVX-512 Xeon, which LLVM runs 256 bits
+wide); ``inspect_llvm()`` of a kernel shows a ``vector.body`` per loop. The backward does more work per
+neuron-step than the forward (the recomputed charge, the surrogate's gradient with its division, the
+walk back), so it costs 2-3x the forward even in cache (one thread: 1.3-1.6 ns per neuron-step against
+0.4-0.9).
 """
 
 from __future__ import annotations
@@ -85,9 +92,9 @@ def _backward(
     sb = np.empty(n_sums, dtype=np.float64)
     sc = np.empty(n_sums, dtype=np.float64)
     # The walk back reads its steps from this array, not from ``range(n_steps - 1, -1, -1)``: LLVM
-    # hoists the inner loops' alias checks out of the time loop, and over a time loop with a negative
-    # stride those checks always fail, sending every step to the scalar loop (3x slower). A step read
-    # from memory keeps the checks per step, where they pass.
+    # hoists the inner loops' alias checks out of the time loop, and over a reversed time loop the
+    # hoisted checks can fail for every step (a loop reading rows t and t - 1 of h_buf then always took
+    # the scalar path, 3x slower). A step read from memory keeps the checks per step, where they pass.
     back = np.arange(n_steps - 1, -1, -1)
     for lo in range(start, stop, block):
         hi = min(lo + block, stop)
