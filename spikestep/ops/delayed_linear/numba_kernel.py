@@ -252,6 +252,15 @@ def _np(t: torch.Tensor) -> Any:
     return t.detach().numpy()
 
 
+def _empty_lines(shape: tuple[int, int], dtype: Any) -> Any:
+    """``np.empty(shape, dtype)`` that starts on a cache line (64 bytes): numpy's own start 16 bytes into
+    one, and then every other 32-byte load of a row crosses two lines (the forward measured 9% slower)."""
+    count = shape[0] * shape[1]
+    spare = np.empty(count + 64, dtype)
+    first = (-spare.ctypes.data % 64) // spare.itemsize
+    return spare[first : first + count].reshape(shape)
+
+
 def delays_in_range(delay: torch.Tensor, max_delay: int) -> bool:
     """True when ``delay`` is a CPU float32/float64 tensor whose values all lie in ``[0, max_delay]``,
     found by numpy's ``min`` and ``max`` on one thread (torch's two reductions cost a scheduler slice each
@@ -285,7 +294,7 @@ def prepare(
     """The rows and the taps for contiguous CPU float32/float64 ``held [D, N, I]``, ``x [T, N, I]`` and a
     sparse ``kernel``."""
     d, (t, n, i) = held.shape[0], x.shape
-    xn = np.empty((i, (d + t) * n), dtype=_np(x).dtype)
+    xn = _empty_lines((i, (d + t) * n), _np(x).dtype)
     held2, x2 = _np(held).reshape(d * n, i), _np(x).reshape(t * n, i)
     numba_jit.run_chunks(lambda lo, hi: _rows_kernel(held2, x2, xn, lo, hi), i, (d + t) * n, _TILE)
     lag, c0, c1 = dl_math.sparse_taps(_np(weight), _np(delay), kernel, d)
@@ -327,7 +336,7 @@ def backward(
     cut = 0 if need_held else d * n
     pad = d * n - cut
     width = pad + (d + t + 1) * n if need_inputs else t * n
-    gyp = np.empty((o, width), dtype=dtype)
+    gyp = _empty_lines((o, width), dtype)
     gy2 = _np(grad_y).reshape(t * n, o)
     numba_jit.run_chunks(lambda lo, hi: _padded_rows_kernel(gy2, gyp, pad, lo, hi), o, width, _TILE)
     if need_inputs:
