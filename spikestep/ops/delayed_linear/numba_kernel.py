@@ -16,9 +16,11 @@ that adding each synapse's share into ``gx`` makes, added in the same order. The
 come from the dot products of ``gy[j]`` with the input at each tap (``s0``, ``s1``; :func:`_sums`),
 from which ``math.sparse_param_grads`` makes the weight's and delay's gradients.
 
-Speed (2 shared cores, AVX-512 that numba uses 8 float32 wide, float32, T=100, B=32, 256 -> 256, D=25):
-the kernels wait on the caches more than on the arithmetic (compiled with fused multiply-adds for a
-trial, the forward was no faster), so the loops are shaped to move less data:
+Speed (2 shared cores, AVX-512, float32, T=100, B=32, 256 -> 256, D=25): the kernels wait on the
+caches more than on the arithmetic (compiled with fused multiply-adds for a trial, the forward was no
+faster), so the loops are shaped to move less data. numba vectorises 8 float32 wide here (LLVM prefers
+256-bit vectors on this CPU); 16 wide, a process-wide numba setting (``NUMBA_CPU_FEATURES`` with
+``-prefer-256-bit``), measured about 20% faster in a trial.
 
 * the gather keeps a block of ``_ROWS`` destination rows by ``_CHUNK`` columns in L2 and adds
   ``_FUSE`` sources per pass over it: one load and store of the block per ``_FUSE`` synapses (the 1-tap
