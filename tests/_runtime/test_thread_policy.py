@@ -15,6 +15,7 @@ def policy(monkeypatch):
     monkeypatch.delenv(thread_policy.ENV, raising=False)
     runnable = {"now": 2}
     monkeypatch.setattr(thread_policy, "_runnable_tasks", lambda: runnable["now"])
+    monkeypatch.setattr(thread_policy, "_own_runnable_threads", lambda: None)  # counted as the torch threads
     clock = {"t": 100.0}
 
     def tick(n_runnable):
@@ -65,3 +66,15 @@ def test_readings_are_rate_limited():
     # Within INTERVAL nothing is read: the count is returned as it is.
     assert thread_policy.adapt(now=1000.0 + thread_policy.INTERVAL / 2) == torch.get_num_threads()
     thread_policy._reset_for_tests()
+
+
+def test_this_process_own_runnable_threads_are_not_other_work(policy, monkeypatch):
+    # 2 torch threads spinning and a kernel pool thread: 3 runnable tasks, all ours, on 2 cores.
+    monkeypatch.setattr(thread_policy, "_own_runnable_threads", lambda: 3)
+    assert [policy(3) for _ in range(3)] == [2, 2, 2]
+    assert [policy(5) for _ in range(3)][-1] == 1  # two more tasks of another process
+
+
+def test_own_runnable_threads_counts_at_least_the_calling_thread():
+    own = thread_policy._own_runnable_threads()
+    assert own is None or own >= 1
