@@ -130,7 +130,7 @@ TASKS: dict[str, _Task] = {
     ),
     "mnist1d": _Task(
         defaults={
-            "epochs": 40,
+            "epochs": 30,
             "batch_size": 128,
             "lr": 3e-3,
             "T": 40,
@@ -160,7 +160,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  spikestep train                              # digits: ~98.6% test, ~15 s on 2 cores\n"
         "  spikestep train --encoding poisson           # the images as Poisson spike trains\n"
-        "  spikestep train --dataset mnist1d            # MNIST-1D through delay lines: ~95.6%, ~60 s\n"
+        "  spikestep train --dataset mnist1d            # MNIST-1D through delay lines: ~96%, ~50 s\n"
         "  spikestep train --dataset mnist1d --taps 1   # the same network without delays: ~39%\n"
         "  spikestep train --resume runs/digits         # continue an interrupted run where it stopped\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
