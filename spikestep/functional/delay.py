@@ -161,7 +161,12 @@ def delay_bank_with_state(
     """
     d_max, t = held.shape[0], x_seq.shape[0]
     joined = torch.cat((held, x_seq)) if d_max else x_seq
-    y = _TapStack.apply(joined, tuple(delays), t)
+    if torch.compiler.is_compiling():
+        # Inductor fuses the plain stack and its backward; the hand-written backward, traced, was slower
+        # (a compiled MNIST-1D training step 43 -> 70 ms).
+        y = torch.stack([joined[d_max - d : d_max - d + t] for d in delays], dim=-2).flatten(-2)
+    else:
+        y = _TapStack.apply(joined, tuple(delays), t)
     new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
     return y, new_held
 
