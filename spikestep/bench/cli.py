@@ -191,6 +191,14 @@ def _train_step_rows(args: argparse.Namespace) -> dict[str, Any]:
                 f"SJ on 1 thread {p['spikingjelly_one_thread_ms']:.1f} ms, {p['ratio_one_thread']:.2f}x",
                 flush=True,
             )
+            if "ratio_with_free_neurons" in p:
+                print(
+                    f"the same steps with every neuron a pass-through (what the rest costs): spikestep "
+                    f"{p['spikestep_without_neurons_ms']:.1f} ms, SJ {p['spikingjelly_without_neurons_ms']:.1f} "
+                    f"ms; so neurons that cost nothing would give at most SJ / spikestep "
+                    f"{p['ratio_with_free_neurons']:.2f}x",
+                    flush=True,
+                )
             extra["train_step_peer"] = p
     if args.under_load:
         r = train_step.under_load(repeats=args.repeats * 2, peers=peers)

@@ -36,6 +36,7 @@ import torch.nn as nn
 from .. import functional
 from .._runtime import thread_policy
 from ..models import DelayNet
+from ..neuron import BaseNode
 from . import peer_network
 
 BATCH, STEPS, HIDDEN = 128, 40, 64
@@ -74,6 +75,28 @@ def _with_threads(step: Callable[[], None], threads: int | Callable[[], int]) ->
     return pinned
 
 
+class _PassThrough(nn.Module):
+    """Hands its input on unchanged, in either step mode: a neuron's stand-in when timing what the rest
+    of a network costs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _neuron_types(peer: str) -> tuple[type, ...]:
+    if peer == "spikingjelly":
+        return (importlib.import_module("spikingjelly.activation_based.neuron").BaseNode,)
+    return (BaseNode,)
+
+
+def _without_neurons(model: nn.Module, types: tuple[type, ...]) -> None:
+    """Replace every neuron of ``model`` (a module of one of ``types``) by :class:`_PassThrough`."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, types):
+                setattr(parent, name, _PassThrough())
+
+
 def make_step(
     batch: int = BATCH,
     steps: int = STEPS,
@@ -82,6 +105,7 @@ def make_step(
     seed: int = 0,
     peer: str = "spikestep",
     threads: int | None = None,
+    neurons: bool = True,
 ) -> Callable[[], None]:
     """A zero-argument callable that runs one training step of the MNIST-1D network.
 
@@ -93,6 +117,9 @@ def make_step(
         threads: ``None``: the thread count the peer's users get (spikestep: whatever its thread policy
             leaves; SpikingJelly: :func:`unadapted_threads`, read at each step); an int: exactly that
             many torch threads during each step.
+        neurons: False replaces every neuron by a module that hands its input on: the step then
+            costs what the rest of the network (matrix products, batch norm, delays, Adam) costs, a
+            floor under the whole step that no neuron kernel can go below.
 
     Example (SpikingJelly's step where it is installed)::
 
@@ -113,6 +140,8 @@ def make_step(
         sj_model.load_state_dict(model.state_dict())
         model = sj_model
         reset = importlib.import_module("spikingjelly.activation_based.functional").reset_net
+    if not neurons:
+        _without_neurons(model, _neuron_types(peer))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     forward = torch.compile(model) if compiled else model
 
@@ -197,7 +226,9 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
-def peer_against_spikestep(repeats: int = 15, warmup: int = 2, one_thread: bool = True) -> dict[str, float]:
+def peer_against_spikestep(
+    repeats: int = 15, warmup: int = 2, one_thread: bool = True, floors: bool = True
+) -> dict[str, float]:
     """One training step of spikestep's ``DelayNet`` and of the same network from SpikingJelly 2.0 parts
     (:func:`make_step`, eager both), timed alternately in one process.
 
@@ -208,7 +239,11 @@ def peer_against_spikestep(repeats: int = 15, warmup: int = 2, one_thread: bool 
     policy had chosen after its steps (below ``spikingjelly_threads``: the machine was busy). With
     ``one_thread``, also ``spikingjelly_one_thread_ms`` and ``ratio_one_thread``: SpikingJelly's step on
     one thread, which on a busy machine separates the cost of its code from that of its threads waiting
-    for cores. Raises ``ModuleNotFoundError`` when SpikingJelly is not installed."""
+    for cores. With ``floors``, also both networks with every neuron replaced by a pass-through
+    (``make_step(neurons=False)``) in the same rounds: ``spikestep_without_neurons_ms``,
+    ``spikingjelly_without_neurons_ms``, and ``ratio_with_free_neurons`` = SpikingJelly's whole step over
+    spikestep's step without neurons, the most that faster neurons alone could bring the ratio to.
+    Raises ``ModuleNotFoundError`` when SpikingJelly is not installed."""
     spikestep_step = make_step()
     threads_after: list[int] = []
 
@@ -219,6 +254,9 @@ def peer_against_spikestep(repeats: int = 15, warmup: int = 2, one_thread: bool 
     steps = {"spikestep": spikestep_and_threads, "spikingjelly": make_step(peer="spikingjelly")}
     if one_thread:
         steps["spikingjelly_one_thread"] = make_step(peer="spikingjelly", threads=1)
+    if floors:
+        steps["spikestep_without_neurons"] = make_step(neurons=False)
+        steps["spikingjelly_without_neurons"] = make_step(peer="spikingjelly", neurons=False)
     samples = interleaved_ms(steps, repeats, warmup)
     ss, sj = statistics.median(samples["spikestep"]), statistics.median(samples["spikingjelly"])
     q1, q3 = _quartiles([b / a for a, b in zip(samples["spikestep"], samples["spikingjelly"])])
@@ -236,6 +274,11 @@ def peer_against_spikestep(repeats: int = 15, warmup: int = 2, one_thread: bool 
         sj1 = statistics.median(samples["spikingjelly_one_thread"])
         result["spikingjelly_one_thread_ms"] = sj1
         result["ratio_one_thread"] = sj1 / ss
+    if floors:
+        bare = statistics.median(samples["spikestep_without_neurons"])
+        result["spikestep_without_neurons_ms"] = bare
+        result["spikingjelly_without_neurons_ms"] = statistics.median(samples["spikingjelly_without_neurons"])
+        result["ratio_with_free_neurons"] = sj / bare
     return result
 
 

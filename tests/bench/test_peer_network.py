@@ -196,6 +196,9 @@ def test_the_command_prints_the_peer_rows_only_when_spikingjelly_is_installed(mo
             "spikingjelly_threads": 2.0,
             "spikingjelly_one_thread_ms": 100.0,
             "ratio_one_thread": 2.5,
+            "spikestep_without_neurons_ms": 30.0,
+            "spikingjelly_without_neurons_ms": 35.0,
+            "ratio_with_free_neurons": 4.0,
         },
     )
     loaded = {"quiet_ms": 40.0, "loaded_ms": 100.0, "competitors": 2.0}
@@ -210,6 +213,8 @@ def test_the_command_prints_the_peer_rows_only_when_spikingjelly_is_installed(mo
     if installed:
         assert "SpikingJelly 2.0 network (same architecture and weights, eager): 120.0 ms" in out
         assert "SJ / spikestep 3.00x" in out and "SJ on 1 thread 100.0 ms, 2.50x" in out
+        assert "pass-through (what the rest costs): spikestep 30.0 ms, SJ 35.0 ms" in out
+        assert "at most SJ / spikestep 4.00x" in out
         assert (
             "SpikingJelly 2.0 network under load: quiet 120.0 ms, with the same 2 trainings 900.0 ms" in out
         )
@@ -217,3 +222,27 @@ def test_the_command_prints_the_peer_rows_only_when_spikingjelly_is_installed(mo
         assert extra["train_step_peer"]["ratio"] == 3.0
     else:
         assert "SpikingJelly" not in out and "train_step_peer" not in extra
+
+
+def test_without_neurons_replaces_every_neuron_by_a_pass_through():
+    from spikestep.neuron import BaseNode
+
+    net = DelayNet(hidden=8, taps=3)
+    count = sum(isinstance(m, BaseNode) for m in net.modules())
+    train_step._without_neurons(net, (BaseNode,))
+    assert count > 0 and not any(isinstance(m, BaseNode) for m in net.modules())
+    assert sum(isinstance(m, train_step._PassThrough) for m in net.modules()) == count
+    assert net(torch.rand(6, 2, 1)).shape == (2, 10)
+
+
+def test_a_step_without_neurons_runs():
+    train_step.make_step(batch=4, steps=6, hidden=8, neurons=False)()
+
+
+@needs_spikingjelly
+def test_peer_against_spikestep_times_both_networks_without_neurons():
+    r = train_step.peer_against_spikestep(repeats=1, warmup=0, one_thread=False)
+    assert r["spikestep_without_neurons_ms"] > 0 and r["spikingjelly_without_neurons_ms"] > 0
+    assert r["ratio_with_free_neurons"] == pytest.approx(
+        r["spikingjelly_ms"] / r["spikestep_without_neurons_ms"]
+    )
