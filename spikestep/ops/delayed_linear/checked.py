@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math as _math
-import numbers
-
 import torch
 
+from .._checks import check_real, check_tensors
 from .._dispatch import check_backend
 from .math import KERNELS, MIN_SIGMA
 from .op import walk
@@ -27,37 +25,20 @@ def check_kernel(kernel: object, owner: str = _OWNER) -> str:
 
 def check_sigma(sigma: object, owner: str = _OWNER) -> float:
     """``sigma`` as a float if it is a finite real number ``>= MIN_SIGMA`` (0.25 time steps)."""
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
-        raise TypeError(
-            f"{owner}: sigma must be a real number >= {MIN_SIGMA} (time steps), got {type(sigma).__name__} "
-            f"{sigma!r}"
-        )
-    value = float(sigma)
-    if not (_math.isfinite(value) and value >= MIN_SIGMA):
-        raise ValueError(
-            f"{owner}: sigma must be a finite number >= {MIN_SIGMA} (time steps; a narrower Gaussian rounds "
-            f"to zero), got {value}; for two taps use linear interpolation (kernel 'linear', or sigma=0 in "
-            f"LearnableDelay)"
-        )
-    return value
+    return check_real(
+        sigma,
+        owner,
+        "sigma",
+        MIN_SIGMA,
+        type_note=" (time steps)",
+        value_note=" (time steps; a narrower Gaussian rounds to zero)",
+        fix="; for two taps use linear interpolation (kernel 'linear', or sigma=0 in LearnableDelay)",
+    )
 
 
 def _check(held: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, delay: torch.Tensor) -> None:
-    names = {"held": held, "x": x, "weight": weight, "delay": delay}
-    for name, t in names.items():
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{_OWNER}: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{_OWNER}: x must be floating (cast spikes to the weights' dtype first), got {x.dtype}"
-        )
-    for name, t in names.items():
-        if t.dtype != x.dtype:
-            raise TypeError(
-                f"{_OWNER}: {name} is {t.dtype}, x is {x.dtype}; give every tensor one floating dtype"
-            )
-        if t.device != x.device:
-            raise ValueError(f"{_OWNER}: {name} is on {t.device}, x on {x.device}; put them on one device")
+    tensors = {"held": held, "x": x, "weight": weight, "delay": delay}
+    check_tensors(_OWNER, tensors, "cast spikes to the weights' dtype first")
     if x.dim() != 3 or held.dim() != 3:
         raise ValueError(
             f"{_OWNER}: x must be [T, N, I] and held [D, N, I], got shapes {tuple(x.shape)} and {tuple(held.shape)}"

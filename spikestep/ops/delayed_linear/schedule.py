@@ -10,8 +10,7 @@ about ``max_delay / 2`` to 0.5 here.
 
 from __future__ import annotations
 
-import math
-import numbers
+from .._checks import check_real
 
 SIGMA_END = 0.5
 UNTIL = 0.25
@@ -23,13 +22,7 @@ def initial_sigma(max_delay: int) -> float:
 
 
 def _fraction(value: object, name: str, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"sigma_schedule: {name} must be a real number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0.0 or (low_open and value == 0.0):
-        bound = "> 0" if low_open else ">= 0"
-        raise ValueError(f"sigma_schedule: {name} must be a finite number {bound}, got {value}")
-    return value
+    return check_real(value, "sigma_schedule", name, 0, above=low_open)
 
 
 def sigma_schedule(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math as _math
-import numbers
-
 import torch
 
+from .._checks import check_real, check_tensors
 from .._dispatch import check_backend
 from .op import walk
 
@@ -15,33 +13,18 @@ _OWNER = "learnable_delay"
 
 def check_sigma(sigma: object, owner: str = _OWNER) -> float:
     """``sigma`` as a float if it is a finite real number ``>= 0`` (0: linear interpolation)."""
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
-        raise TypeError(
-            f"{owner}: sigma must be a real number >= 0 (0: two taps, linear interpolation; > 0: the "
-            f"Gaussian's width in steps), got {type(sigma).__name__} {sigma!r}"
-        )
-    value = float(sigma)
-    if not (_math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"{owner}: sigma must be a finite number >= 0 (time steps), got {value}")
-    return value
+    return check_real(
+        sigma,
+        owner,
+        "sigma",
+        0,
+        type_note=" (0: two taps, linear interpolation; > 0: the Gaussian's width in steps)",
+        value_note=" (time steps)",
+    )
 
 
 def _check(x: torch.Tensor, held: torch.Tensor, delay: torch.Tensor) -> None:
-    names = {"x": x, "held": held, "delay": delay}
-    for name, t in names.items():
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{_OWNER}: {name} must be a torch.Tensor, got {type(t).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{_OWNER}: x must be floating (cast spikes to the delays' dtype first), got {x.dtype}"
-        )
-    for name, t in names.items():
-        if t.dtype != x.dtype:
-            raise TypeError(
-                f"{_OWNER}: {name} is {t.dtype}, x is {x.dtype}; give every tensor one floating dtype"
-            )
-        if t.device != x.device:
-            raise ValueError(f"{_OWNER}: {name} is on {t.device}, x on {x.device}; put them on one device")
+    check_tensors(_OWNER, {"x": x, "held": held, "delay": delay}, "cast spikes to the delays' dtype first")
     if x.dim() < 2 or held.dim() != x.dim() or held.shape[1:] != x.shape[1:]:
         raise ValueError(
             f"{_OWNER}: x must be [T, ..., C] and held [D, ..., C] with the same [..., C], got shapes "
