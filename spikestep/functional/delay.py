@@ -6,6 +6,8 @@ import numbers
 
 import torch
 
+from .._runtime.held_inputs import last_steps
+
 DelaySteps = int | torch.Tensor
 
 
@@ -108,14 +110,14 @@ def delay_with_state(
         if delay_steps is not None and delay_steps != d_max:
             raise ValueError(f"delay_with_state: held has {d_max} steps, but delay_steps is {delay_steps}")
         if t >= d_max:
-            return torch.cat((held, x_seq[: t - d_max])), x_seq[t - d_max :].clone()
-        return held[:t].clone(), torch.cat((held[t:], x_seq))
+            return torch.cat((held, x_seq[: t - d_max])), last_steps(held, x_seq)
+        return held[:t].clone(), last_steps(held, x_seq)
     d = _fit_to(delay_steps.to(x_seq.device), x_seq.shape[1:])
     joined = torch.cat((held, x_seq))
     steps = torch.arange(d_max, d_max + t, device=x_seq.device).reshape((t,) + (1,) * d.dim())
     index = (steps - d.unsqueeze(0)).expand(x_seq.shape)
     y = joined.gather(0, index)
-    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
+    new_held = last_steps(held, x_seq)
     return y, new_held
 
 
@@ -167,7 +169,7 @@ def delay_bank_with_state(
         y = torch.stack([joined[d_max - d : d_max - d + t] for d in delays], dim=-2).flatten(-2)
     else:
         y = _TapStack.apply(joined, tuple(delays), t)
-    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
+    new_held = last_steps(held, x_seq)
     return y, new_held
 
 
@@ -213,5 +215,5 @@ def delay_taps_with_state(
     index = steps - delay_steps.to(x_seq.device)  # [T, 1.., K, C]
     wide = joined.unsqueeze(-2).expand(*joined.shape[:-1], taps, channels)
     y = wide.gather(0, index.expand(t, *x_seq.shape[1:-1], taps, channels)).flatten(-2)
-    new_held = joined[t:].clone() if t < d_max else x_seq[t - d_max :].clone()
+    new_held = last_steps(held, x_seq)
     return y, new_held

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .._runtime.held_inputs import last_steps
 from ..ops.delayed_linear.math import gauss_taps
 from ..ops.delayed_linear.schedule import sigma_schedule
 from ..ops.learnable_delay import learnable_delay_walk
@@ -37,13 +38,6 @@ def delay_kernel(delay: torch.Tensor, max_delay: int, sigma: float) -> torch.Ten
     return gauss_taps(d, sigma, max_delay)[0]  # the one Gaussian, DelayedLinear's (and dcls's)
 
 
-def _next_held(held: torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:
-    """The last ``D`` inputs once ``x_seq`` has followed ``held``: a new tensor of exactly ``D`` steps that
-    shares no storage with either, nor with the output (gradients flow through)."""
-    d_max, t = held.shape[0], x_seq.shape[0]
-    return torch.cat((held[t:], x_seq)) if t < d_max else x_seq[t - d_max :].clone()
-
-
 def learnable_delay_with_state(
     x_seq: torch.Tensor, held: torch.Tensor, delay: torch.Tensor, sigma: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,7 +61,7 @@ def learnable_delay_with_state(
         (tensor([0.0000, 0.5000]), tensor([1., 0.]))
     """
     y = learnable_delay_walk(x_seq, held, _per_channel(delay, x_seq).to(x_seq.dtype).unsqueeze(0), sigma)
-    return y.squeeze(-2), _next_held(held, x_seq)
+    return y.squeeze(-2), last_steps(held, x_seq)
 
 
 def learnable_delay_taps_with_state(
@@ -97,7 +91,7 @@ def learnable_delay_taps_with_state(
             f"{tuple(delay.shape) if isinstance(delay, torch.Tensor) else type(delay).__name__}"
         )
     y = learnable_delay_walk(x_seq, held, delay.to(x_seq.dtype), sigma)
-    return y.flatten(-2), _next_held(held, x_seq)
+    return y.flatten(-2), last_steps(held, x_seq)
 
 
 def _per_channel(delay: torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ from .op import delayed_linear
 from .reference import reference_walk
 from .schedule import initial_sigma, sigma_schedule
 from .stream import delayed_linear as delayed_linear_stream
-from .stream import next_held
 
 __all__ = [
     "KERNELS",
@@ -30,7 +29,6 @@ __all__ = [
     "delayed_linear_walk",
     "initial_sigma",
     "math",
-    "next_held",
     "reference_walk",
     "sigma_schedule",
 ]

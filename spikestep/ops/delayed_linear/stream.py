@@ -13,19 +13,8 @@ import math
 
 import torch
 
+from ..._runtime.held_inputs import last_steps
 from .checked import delayed_linear_walk
-
-
-def next_held(held: torch.Tensor, x_seq: torch.Tensor) -> torch.Tensor:
-    """The last ``D`` inputs once ``x_seq`` ``[T, ...]`` has followed ``held`` ``[D, ...]``: a new tensor
-    of exactly ``D`` steps that shares no storage with either (a caller that keeps it holds ``D`` steps,
-    not a whole chunk, and changing the input in place later never reaches it). Gradients flow through."""
-    d, t = held.shape[0], x_seq.shape[0]
-    if d == 0:
-        return held
-    if t >= d:
-        return x_seq[t - d :].clone()
-    return torch.cat((held[t:], x_seq))
 
 
 def delayed_linear(
@@ -72,4 +61,4 @@ def delayed_linear(
     )
     if bias is not None:
         y = y + bias
-    return y.reshape(t, *step[:-1], weight.shape[0]), next_held(held, x_seq)
+    return y.reshape(t, *step[:-1], weight.shape[0]), last_steps(held, x_seq)
