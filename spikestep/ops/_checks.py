@@ -52,7 +52,10 @@ def check_real(
         raise TypeError(
             f"{owner}: {name} must be a real number {bound}{type_note}, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float: beyond any finite bound
+        number = math.inf
     if not (math.isfinite(number) and (number > minimum if above else number >= minimum)):
         raise ValueError(f"{owner}: {name} must be a finite number {bound}{value_note}, got {number}{fix}")
-    return number
+    return number + 0.0  # -0.0 becomes 0.0

@@ -240,6 +240,16 @@ def test_a_step_without_neurons_runs():
 
 
 @needs_spikingjelly
+def test_without_neurons_replaces_every_spikingjelly_neuron_too():
+    net = peer_network.spikingjelly_delaynet(hidden=8, taps=5)
+    types = train_step._neuron_types("spikingjelly")
+    count = sum(isinstance(m, types) for m in net.modules())
+    train_step._without_neurons(net, types)
+    assert count == 4 and not any(isinstance(m, types) for m in net.modules())
+    assert sum(isinstance(m, train_step._PassThrough) for m in net.modules()) == count
+
+
+@needs_spikingjelly
 def test_peer_against_spikestep_times_both_networks_without_neurons():
     r = train_step.peer_against_spikestep(repeats=1, warmup=0, one_thread=False)
     assert r["spikestep_without_neurons_ms"] > 0 and r["spikingjelly_without_neurons_ms"] > 0
