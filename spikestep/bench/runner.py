@@ -29,39 +29,76 @@ _COLUMNS: list[tuple[str, str, str]] = [
 _MIN_SAMPLE_S = 2e-3  # fast calls are repeated inside one sample so that the timer's grain does not matter
 
 
+def _inner_count(fn: Callable[[], object], sync: Callable[[], object]) -> int:
+    """Calls per sample: a call faster than 2 ms is repeated inside a sample, so the timer's grain does
+    not matter and a GPU's launch latency is overlapped as a caller's loop overlaps it. Sized from a
+    second, warm call (the first compiles)."""
+    fn()  # warm-up: JIT compile, allocator, first-touch pages
+    sync()
+    start = time.perf_counter()
+    fn()
+    sync()
+    warm = time.perf_counter() - start
+    return max(1, min(1000, int(_MIN_SAMPLE_S / max(warm, 1e-9))))
+
+
+def _sample_ms(fn: Callable[[], object], inner: int, sync: Callable[[], object]) -> float:
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    sync()
+    return (time.perf_counter() - t0) / inner * 1e3
+
+
 def median_ms(
     fn: Callable[[], object],
     repeats: int,
     budget_s: float = 20.0,
     synchronize: Callable[[], object] | None = None,
 ) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``repeats`` samples, after one warm-up call.
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` samples, after two warm-up calls.
 
-    A call faster than 2 ms is repeated inside each sample and the sample divided. Sampling stops early
-    (at least one sample) once ``budget_s`` seconds are spent, so slow baselines cost bounded time.
-    ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called before each clock reading, so that work
-    queued on a GPU is counted.
+    A call faster than 2 ms (as the second warm-up call took) is repeated inside each sample and the
+    sample divided. Sampling stops early (at least one sample) once ``budget_s`` seconds are spent, so
+    slow baselines cost bounded time. ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called before
+    each clock reading, so that work queued on a GPU is counted.
+    """
+    return interleaved_median_ms({"fn": (fn, repeats)}, budget_s, synchronize)["fn"]
+
+
+def interleaved_median_ms(
+    contenders: dict[str, tuple[Callable[[], object], int]],
+    budget_s: float = 20.0,
+    synchronize: Callable[[], object] | None = None,
+) -> dict[str, float]:
+    """Median ms of each ``name: (fn, repeats)``, sampled in rounds of one sample each (the order
+    reversed every other round), so that all contenders see the same machine and none always runs
+    first. A contender leaves the rounds after its ``repeats`` samples or once it has spent ``budget_s``
+    seconds (at least one sample). Samples are sized as in :func:`median_ms`.
+
+    Example::
+
+        >>> from spikestep.bench.runner import interleaved_median_ms
+        >>> times = interleaved_median_ms({"a": (lambda: None, 3), "b": (lambda: sum(range(99)), 3)})
+        >>> sorted(times)
+        ['a', 'b']
     """
     sync = synchronize or (lambda: None)
-    start = time.perf_counter()
-    fn()  # warm-up: JIT compile, allocator, first-touch pages
-    sync()
-    first = time.perf_counter() - start
-    inner = max(1, min(1000, int(_MIN_SAMPLE_S / max(first, 1e-9))))
-    samples: list[float] = []
-    spent = time.perf_counter() - start
-    while len(samples) < max(1, repeats):
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        sync()
-        elapsed = time.perf_counter() - t0
-        samples.append(elapsed / inner)
-        spent += elapsed
-        if spent > budget_s:
-            break
-    return statistics.median(samples) * 1e3
+    inner = {name: _inner_count(fn, sync) for name, (fn, _) in contenders.items()}
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    spent = dict.fromkeys(contenders, 0.0)
+    names = list(contenders)
+    for round_index in range(max(max(1, r) for _, r in contenders.values())):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            fn, repeats = contenders[name]
+            taken = samples[name]
+            if taken and (len(taken) >= repeats or spent[name] > budget_s):
+                continue
+            ms = _sample_ms(fn, inner[name], sync)
+            taken.append(ms)
+            spent[name] += ms * inner[name] / 1e3
+    return {name: statistics.median(taken) for name, taken in samples.items()}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -72,30 +109,24 @@ def _synchronizer(device: torch.device) -> Callable[[], object] | None:
     return torch.cuda.synchronize if device.type == "cuda" else None
 
 
-def _time_builder(
+def _contender(
     build: Callable[..., Callable[[], object]],
     n_steps: int,
     n: int,
     dtype: torch.dtype,
-    repeats: int,
-    backend: str | None = None,
-    device: torch.device | None = None,
-) -> float:
+    backend: str | None,
+    device: torch.device,
+) -> Callable[[], object]:
     # CPU builders may take three arguments (the original contract); a GPU run passes the device.
-    device = device or torch.device("cpu")
     fn = build(n_steps, n, dtype) if device.type == "cpu" else build(n_steps, n, dtype, device)
-    if backend is not None:
-        inner = fn
+    if backend is None:
+        return fn
 
-        def fn() -> object:
-            with kernels.use_backend(backend):
-                return inner()
+    def with_backend() -> object:
+        with kernels.use_backend(backend):
+            return fn()
 
-    try:
-        return median_ms(fn, repeats, synchronize=_synchronizer(device))
-    finally:
-        del fn
-        gc.collect()
+    return with_backend
 
 
 def run(
@@ -117,9 +148,11 @@ def run(
     ``floor_ms`` (``x.clone()`` of the same ``[T, N]`` tensor), ``spikingjelly_ms``; and the ratios
     ``fused_vs_floor``, ``torch_vs_floor``, ``loop_vs_fused``. A time not measured is ``None``.
     ``backends`` lists the fused paths to time (``'auto'`` fills ``fused_ms``, ``'torch'`` ``torch_ms``,
-    ``'numba'`` forces numba into ``fused_ms``). ``progress`` is called with each row when it is done.
-    ``device``: where the tensors live (``'cuda'`` times the GPU walks, synchronising before each clock
-    reading).
+    ``'numba'`` forces numba into ``fused_ms``). The contenders of a row (the floor, each backend, the
+    loop and SpikingJelly) are timed in interleaved rounds (:func:`interleaved_median_ms`), so their
+    ratios come from the same minutes of the machine. ``progress`` is called with each row when it is
+    done. ``device``: where the tensors live (``'cuda'`` times the GPU walks, synchronising before each
+    clock reading).
     """
     device = torch.device(device)
     sync = _synchronizer(device)
@@ -127,28 +160,36 @@ def run(
     for n_steps, n in sizes:
         sample = spikes(n_steps, n, dtype).to(device)
         for case in cases:
-            # The floor is timed again for each row, right before it: at large N the cost of fresh pages
-            # for a new [T, N] tensor depends on the allocator's state, which drifts during a run.
-            floor_ms = median_ms(lambda s=sample: s.clone(), repeats, synchronize=sync)
-            gc.collect()
             row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "backend": None}
-            row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None), floor_ms=floor_ms)
+            row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None))
+            contenders: dict[str, tuple[Callable[[], object], int]] = {
+                "floor_ms": (lambda s=sample: s.clone(), repeats)
+            }
             for backend in backends:
                 key = "torch_ms" if backend == "torch" else "fused_ms"
-                row[key] = _time_builder(case.fused, n_steps, n, dtype, repeats, backend, device)
+                contenders[key] = (_contender(case.fused, n_steps, n, dtype, backend, device), repeats)
                 if key == "fused_ms":
                     row["backend"] = kernels.resolve_backend(
                         torch.empty(0, dtype=dtype, device=device),
                         backend=backend if backend != "auto" else None,
                     )
             if loop and case.loop is not None:
-                row["loop_ms"] = _time_builder(case.loop, n_steps, n, dtype, loop_repeats, device=device)
-            if spikingjelly and case.spikingjelly is not None:
-                row["spikingjelly_ms"] = _time_builder(
-                    case.spikingjelly, n_steps, n, dtype, repeats, device=device
+                contenders["loop_ms"] = (
+                    _contender(case.loop, n_steps, n, dtype, None, device),
+                    loop_repeats,
                 )
-            row["fused_vs_floor"] = _ratio(row.get("fused_ms"), floor_ms)
-            row["torch_vs_floor"] = _ratio(row.get("torch_ms"), floor_ms)
+            if spikingjelly and case.spikingjelly is not None:
+                contenders["spikingjelly_ms"] = (
+                    _contender(case.spikingjelly, n_steps, n, dtype, None, device),
+                    repeats,
+                )
+            try:
+                row.update(interleaved_median_ms(contenders, synchronize=sync))
+            finally:
+                del contenders
+                gc.collect()
+            row["fused_vs_floor"] = _ratio(row.get("fused_ms"), row["floor_ms"])
+            row["torch_vs_floor"] = _ratio(row.get("torch_ms"), row["floor_ms"])
             row["loop_vs_fused"] = _ratio(row.get("loop_ms"), row.get("fused_ms") or row.get("torch_ms"))
             rows.append(row)
             if progress is not None:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import torch
 
@@ -108,3 +109,40 @@ def test_delay_rows_time_learnable_delay_beside_delayed_linear_and_delay():
     times = {row["case"]: row["ms"] for row in rows}
     assert {"LearnableDelay linear fwd+bwd", "LearnableDelay gauss fwd+bwd", "Delay fwd+bwd"} <= set(times)
     assert all(ms > 0 for ms in times.values())
+
+
+def test_contenders_are_sampled_in_alternating_rounds():
+    from spikestep.bench.runner import interleaved_median_ms
+
+    calls = []
+
+    def slow(name):  # above 2 ms, so one call per sample and each call is one sample
+        def fn():
+            calls.append(name)
+            end = time.perf_counter() + 0.003
+            while time.perf_counter() < end:
+                pass
+
+        return fn
+
+    interleaved_median_ms({"a": (slow("a"), 3), "b": (slow("b"), 3)})
+    rounds = calls[4:]  # after two warm-up calls each
+    assert rounds == ["a", "b", "b", "a", "a", "b"]
+
+
+def test_a_contender_with_fewer_repeats_leaves_the_rounds_early():
+    from spikestep.bench.runner import interleaved_median_ms
+
+    counts = {"few": 0, "many": 0}
+
+    def counter(name):
+        def fn():
+            counts[name] += 1
+            end = time.perf_counter() + 0.003
+            while time.perf_counter() < end:
+                pass
+
+        return fn
+
+    interleaved_median_ms({"few": (counter("few"), 1), "many": (counter("many"), 4)})
+    assert counts == {"few": 2 + 1, "many": 2 + 4}

@@ -141,3 +141,25 @@ def test_triton_walks_index_past_two_to_the_31_elements():
     torch.testing.assert_close(
         out[1, -3:], torch.tensor([0.8 * 0.6 + 0.6, 0.85 * 0.7 + 0.7, 0.9 * 0.8 + 0.8], device=DEVICE)
     )
+
+
+@pytest.mark.parametrize("learnable", [False, True])
+def test_triton_backward_from_the_kept_h_equals_the_operator_that_recomputes_it(learnable):
+    # Eager calls keep the forward's H for the backward; the registered operator (what torch.compile
+    # sees) recomputes it. Both must give the very same numbers.
+    from spikestep.ops.neuron import neuron_walk, walk
+
+    x, v0 = _inputs(T=11, shape=(600,), seed=3)
+    name, c1, c2 = surrogate.kernel_form(surrogate.ATan())
+
+    def run(fn):
+        xs = x.clone().requires_grad_(True)
+        k = torch.tensor(0.35, device=DEVICE, requires_grad=learnable)
+        a, b, c = 1 - k, k, k * 0.0
+        s, v = fn(xs, v0, a, b, c, 1.0, 0.0, True, name, c1, c2, False, True, "triton")
+        weights = torch.linspace(-1, 1, s.numel(), device=DEVICE).reshape(s.shape)
+        loss = (s * weights).sum() + (v * 0.3).sum()
+        return (s, v, *torch.autograd.grad(loss, [xs, k] if learnable else [xs]))
+
+    for got, expected in zip(run(walk), run(neuron_walk), strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)

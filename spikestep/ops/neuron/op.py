@@ -99,12 +99,23 @@ def _forward_flat(
     c1: float,
     c2: float,
     store_v_seq: bool,
+    h_out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The forward on the flat tensors ``(x [T, N], v0 [N], a, b, c [N])`` (:func:`_flat`)."""
+    """The forward on the flat tensors ``(x [T, N], v0 [N], a, b, c [N])`` (:func:`_flat`); ``H`` also
+    into ``h_out`` when given (a backend that keeps it, :func:`_keeps_h`)."""
     p = neuron_math.constant_values(v_threshold, v_reset, c1, c2)
     if chosen == "torch":
         p = elementwise.constants(p, flat[0])
-    return _implementation(chosen).forward(*flat, p, hard_reset, store_v_seq)
+    if h_out is None:
+        return _implementation(chosen).forward(*flat, p, hard_reset, store_v_seq)
+    return _implementation(chosen).forward(*flat, p, hard_reset, store_v_seq, h_out=h_out)
+
+
+def _keeps_h(chosen: str) -> bool:
+    """Whether the backend's backward reads a ``H`` the forward kept rather than recomputing it: on a GPU
+    (Triton) the walk is memory bound and recomputing costs one more ``[T, N]`` pass; on a CPU (numba)
+    the backward recomputes ``H`` block by block in cache, cheaper than keeping it in memory."""
+    return chosen == "triton" and bool(getattr(_implementation(chosen), "SAVES_H", False))
 
 
 neuron_walk = torch.library.custom_op("spikestep::neuron_walk", _walk_forward, mutates_args=())
@@ -176,9 +187,11 @@ def _backward_flat(
     detach_reset: bool,
     store_v_seq: bool,
     need_coef: bool,
+    h_saved: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, ...]:
     """``(grad_x [T, N], grad_v0 [N], *sums)`` on the flat tensors (:func:`_flat`); the sums are the
-    coefficients' gradients per column (float64 ``[N]``), or None without ``need_coef``."""
+    coefficients' gradients per column (float64 ``[N]``), or None without ``need_coef``. ``h_saved``: the
+    ``H`` the forward kept (:func:`_keeps_h`), else the backward recomputes it."""
     x2 = flat[0]
     n_steps, n = x2.shape
     dtype = x2.dtype
@@ -201,6 +214,8 @@ def _backward_flat(
         return impl.backward(*args, _torch_gradients[surrogate])  # type: ignore[no-any-return]
     gradient = _surrogate.lookup(surrogate).gradient
     args = (gs, gv, *flat, p, hard_reset, detach_reset, store_v_seq, need_coef)
+    if h_saved is not None:
+        return impl.backward(*args, gradient, _tag(surrogate), h_seq=h_saved)  # type: ignore[no-any-return]
     return impl.backward(*args, gradient, _tag(surrogate))  # type: ignore[no-any-return]
 
 
@@ -261,7 +276,9 @@ class _EagerWalk(torch.autograd.Function):
     """The same forward and backward as the registered operators, for eager calls: the operators'
     Python dispatch (argument defaults filled per call, an autograd wrapper) measured 0.1 to 0.2 ms a
     call, a tenth of a training step of the MNIST-1D network over its eight neuron walks. The backward
-    reuses the forward's backend and its coefficients spread over the columns."""
+    reuses the forward's backend and its coefficients spread over the columns, and on a backend that
+    keeps ``H`` (:func:`_keeps_h`, Triton) the forward's ``H`` (one ``[T, N]`` tensor more held until
+    the backward, as SpikingJelly's kernels hold it; the registered operator recomputes it instead)."""
 
     @staticmethod
     def forward(ctx, x, v0, a, b, c, *config):  # type: ignore[no-untyped-def, override]
@@ -269,11 +286,13 @@ class _EagerWalk(torch.autograd.Function):
         thread_policy.adapt()
         chosen = resolve_backend(x, v0, a, b, c, backend=backend)
         flat = _flat(x, v0, (a, b, c), chosen)
-        s, v_out = _forward_flat(chosen, flat, vth, vr, hard, c1, c2, store_v_seq)
+        h_saved = torch.empty_like(flat[0]) if _keeps_h(chosen) else None
+        s, v_out = _forward_flat(chosen, flat, vth, vr, hard, c1, c2, store_v_seq, h_out=h_saved)
         ctx.save_for_backward(x, v0, a, b, c)
         ctx.config = config
         ctx.chosen = chosen
         ctx.coefficients = flat[2:]  # [N] each: views of a, b, c or their spread copies
+        ctx.h_saved = h_saved  # an intermediate, not an input or output: held by ctx, freed with it
         ctx.set_materialize_grads(False)
         return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
 
@@ -285,7 +304,7 @@ class _EagerWalk(torch.autograd.Function):
         flat = (x.reshape(x.shape[0], -1), v0.reshape(-1), *ctx.coefficients)
         gx, gv0, *sums = _backward_flat(
             ctx.chosen, flat, grad_s, grad_v, vth, vr, hard, name, c1, c2, detach_reset, store_v_seq,
-            any(needs[2:5]),
+            any(needs[2:5]), h_saved=ctx.h_saved,
         )  # fmt: skip
         step = x.shape[1:]
         coef_grads = tuple(

@@ -11,7 +11,9 @@ import triton.language as tl
 from ..._runtime import triton_dialect, triton_jit
 from . import math as sf_math
 
-_BLOCK = 512
+# Columns and warps per program.
+BLOCK = 512
+WARPS = 4
 
 
 def _forward(x_ptr, state_ptr, k_ptr, out_ptr, n_steps, n, BLOCK: tl.constexpr):  # type: ignore[no-untyped-def]
@@ -65,13 +67,13 @@ _backward_kernel = triton_dialect.jit(_backward, _PIECES)
 
 
 def _grid(n: int) -> tuple[int]:
-    return (max(1, -(-n // _BLOCK)),)
+    return (max(1, -(-n // BLOCK)),)
 
 
 def forward(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     n_steps, n = x.shape
     out = torch.empty_like(x)
-    _forward_kernel[_grid(n)](x, state, k, out, n_steps, n, BLOCK=_BLOCK, **triton_jit.LAUNCH)
+    _forward_kernel[_grid(n)](x, state, k, out, n_steps, n, BLOCK=BLOCK, num_warps=WARPS, **triton_jit.LAUNCH)
     return out
 
 
@@ -89,6 +91,6 @@ def backward(
     gk = torch.empty(n if need_k else 1, dtype=torch.float64, device=x.device)
     _backward_kernel[_grid(n)](
         grad_out, x, out, state, k, grad_x, grad_state, gk, n_steps, n,
-        NEED_K=need_k, BLOCK=_BLOCK, **triton_jit.LAUNCH,
+        NEED_K=need_k, BLOCK=BLOCK, num_warps=WARPS, **triton_jit.LAUNCH,
     )  # fmt: skip
     return grad_x, grad_state, (gk if need_k else None)
