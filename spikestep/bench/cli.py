@@ -119,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
+        "--peers",
+        action="store_true",
+        help=(
+            "the speed targets as one table: SynapseFilter and LIF against SpikingJelly 2.0 (pip install "
+            "'spikestep[peers]'), the fused walks against the clone floor at N=1e6 and, on the CPU, the "
+            "training step against the same network from SpikingJelly parts; each row's contenders in "
+            "interleaved rounds, with its target and whether it is met (alone, unless --cases asks for "
+            "table rows too)"
+        ),
+    )
+    parser.add_argument(
         "--allocator",
         choices=("reuse", "system"),
         default="system",
@@ -234,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.T or (QUICK_STEPS if args.quick else STEPS)
     elements = args.N or (QUICK_ELEMENTS if args.quick else ELEMENTS)
     cases = default_cases()
-    if (args.train_step or args.under_load or args.delays) and not args.cases:
+    if (args.train_step or args.under_load or args.delays or args.peers) and not args.cases:
         cases = []  # only the training-step rows were asked for
     if args.cases:
         cases = [c for c in cases if any(part.lower() in c.name.lower() for part in args.cases)]
@@ -278,6 +289,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(format_table(rows), flush=True)
     extra = _train_step_rows(args)
+    if args.peers:
+        from . import peer_table
+
+        print(
+            f"targets against SpikingJelly 2.0 (SJ / spikestep) and the clone floor (spikestep / clone), "
+            f"each row's contenders in interleaved rounds, {args.repeats} samples, medians:",
+            flush=True,
+        )
+        extra["peers"] = peer_table.measure(args.device, args.repeats, progress=progress)
+        print(peer_table.format_rows(extra["peers"]), flush=True)
     if args.delays:
         from . import delay_cases
 

@@ -24,6 +24,7 @@ _COLUMNS: list[tuple[str, str, str]] = [
     ("loop_vs_fused", "loop/fused", "{:.1f}"),
     ("floor_ms", "clone ms", "{:.3f}"),
     ("spikingjelly_ms", "SJ ms", "{:.3f}"),
+    ("spikingjelly_vs_fused", "SJ/fused", "{:.2f}"),
 ]
 
 _MIN_SAMPLE_S = 2e-3  # fast calls are repeated inside one sample so that the timer's grain does not matter
@@ -146,7 +147,8 @@ def run(
     Each row has ``case``, ``T``, ``N``, ``backend`` (what ``'auto'`` resolved to), and the times in ms:
     ``fused_ms`` (backend ``'auto'``), ``torch_ms`` (the pure PyTorch path), ``loop_ms`` (per-step loop),
     ``floor_ms`` (``x.clone()`` of the same ``[T, N]`` tensor), ``spikingjelly_ms``; and the ratios
-    ``fused_vs_floor``, ``torch_vs_floor``, ``loop_vs_fused``. A time not measured is ``None``.
+    ``fused_vs_floor``, ``torch_vs_floor``, ``loop_vs_fused``, ``spikingjelly_vs_fused`` (above 1:
+    spikestep is faster). A time not measured is ``None``.
     ``backends`` lists the fused paths to time (``'auto'`` fills ``fused_ms``, ``'torch'`` ``torch_ms``,
     ``'numba'`` forces numba into ``fused_ms``). The contenders of a row (the floor, each backend, the
     loop and SpikingJelly) are timed in interleaved rounds (:func:`interleaved_median_ms`), so their
@@ -191,6 +193,7 @@ def run(
             row["fused_vs_floor"] = _ratio(row.get("fused_ms"), row["floor_ms"])
             row["torch_vs_floor"] = _ratio(row.get("torch_ms"), row["floor_ms"])
             row["loop_vs_fused"] = _ratio(row.get("loop_ms"), row.get("fused_ms") or row.get("torch_ms"))
+            row["spikingjelly_vs_fused"] = _ratio(row.get("spikingjelly_ms"), row.get("fused_ms"))
             rows.append(row)
             if progress is not None:
                 progress(row)

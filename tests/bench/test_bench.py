@@ -146,3 +146,14 @@ def test_a_contender_with_fewer_repeats_leaves_the_rounds_early():
 
     interleaved_median_ms({"few": (counter("few"), 1), "many": (counter("many"), 4)})
     assert counts == {"few": 2 + 1, "many": 2 + 4}
+
+
+def test_a_row_with_spikingjelly_carries_its_ratio_to_the_fused_path():
+    def build(n_steps, n, dtype):
+        x = torch.ones(n_steps, n, dtype=dtype)
+        return lambda: x * 2
+
+    case = bench.Case("double", fused=build, spikingjelly=build)
+    (row,) = bench.run([case], [(2, 4)], repeats=1, backends=("auto",), loop=False)
+    assert row["spikingjelly_vs_fused"] == row["spikingjelly_ms"] / row["fused_ms"]
+    assert "SJ/fused" in bench.format_table([row])
