@@ -131,30 +131,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--allocator",
-        choices=("reuse", "system"),
+        choices=tuple(_ALLOCATOR_ENV),
         default="system",
         help=(
             "'system' (default): the allocator a user's process gets, as the process starts; 'reuse': "
             "rerun under glibc settings that keep freed memory for reuse "
-            f"({' '.join(f'{k}={v}' for k, v in _REUSE_ENV.items())}), the steady state of a process "
-            "that set them. With glibc's defaults each tensor over 32 MB is fresh memory whose page "
-            "faults can cost more than the copy itself, so the floor and the fused paths (which allocate "
+            f"({_settings('reuse')}), the steady state of a process that set them; 'hugepages': rerun "
+            f"with PyTorch's own switch for 2 MiB pages on big CPU tensors ({_settings('hugepages')}), "
+            "so a fresh tensor costs one page fault per 2 MiB instead of per 4 KiB. With glibc's "
+            "defaults each tensor over 32 MB (and often smaller ones) is fresh memory whose page faults "
+            "can cost more than the copy itself, so the floor and the fused paths (which allocate "
             "[T, N] tensors) vary more from run to run than the per-step loop (small tensors)"
         ),
     )
     return parser
 
 
-# glibc malloc: never hand big blocks back to the OS (no mmap per allocation, no trimming of the heap).
-_REUSE_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+# What each --allocator choice sets before the process starts (glibc and PyTorch read these at start-up).
+# reuse: glibc malloc never hands big blocks back to the OS (no mmap per allocation, no heap trimming).
+# hugepages: PyTorch's CPU allocator aligns tensors of 2 MiB and more to 2 MiB and advises the kernel to
+# back them with transparent huge pages (THP in "madvise" mode, the common default).
+_ALLOCATOR_ENV: dict[str, dict[str, str]] = {
+    "system": {},
+    "reuse": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1 << 40)},
+    "hugepages": {"THP_MEM_ALLOC_ENABLE": "1"},
+}
 
 
-def _rerun_with_reusing_allocator(argv: list[str]) -> int | None:
-    """Run the benchmark again in a child process with ``_REUSE_ENV`` (glibc reads it at start-up);
-    ``None`` when this process already has it or is not on Linux."""
-    if not sys.platform.startswith("linux") or all(os.environ.get(k) == v for k, v in _REUSE_ENV.items()):
+def _settings(allocator: str) -> str:
+    return " ".join(f"{k}={v}" for k, v in _ALLOCATOR_ENV[allocator].items())
+
+
+def _rerun_with_allocator(allocator: str, argv: list[str]) -> int | None:
+    """Run the benchmark again in a child process with ``allocator``'s settings (:data:`_ALLOCATOR_ENV`,
+    read at start-up); ``None`` when there are none, this process already has them, or it is not on
+    Linux."""
+    wanted = _ALLOCATOR_ENV[allocator]
+    if not wanted or not sys.platform.startswith("linux"):
         return None
-    env = {**os.environ, **_REUSE_ENV}
+    if all(os.environ.get(k) == v for k, v in wanted.items()):
+        return None
+    env = {**os.environ, **wanted}
     return subprocess.call([sys.executable, "-m", "spikestep.bench", *argv], env=env)
 
 
@@ -236,10 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark with command-line arguments ``argv`` (default ``sys.argv[1:]``); return 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
-    if args.allocator == "reuse":
-        code = _rerun_with_reusing_allocator(argv)
-        if code is not None:
-            return code
+    code = _rerun_with_allocator(args.allocator, argv)
+    if code is not None:
+        return code
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     steps = args.T or (QUICK_STEPS if args.quick else STEPS)
@@ -266,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     where = f"CPU, {env['threads']} threads" if args.device == "cpu" else torch.cuda.get_device_name()
     print(
         f"spikestep.bench: {args.dtype}, {where}, numba: {env['numba_status']}, "
-        f"triton: {env['triton_status']}, allocator: {args.allocator}",
+        f"triton: {env['triton_status']}, allocator: {args.allocator}"
+        + "".join(f" {k}={os.environ.get(k)}" for k in _ALLOCATOR_ENV[args.allocator]),
         flush=True,
     )
 

@@ -99,7 +99,15 @@ def test_allocator_reuse_reruns_the_benchmark_with_memory_reuse():
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "allocator: reuse" in result.stdout and "Delay fwd" in result.stdout
+    assert "allocator: reuse MALLOC_MMAP_MAX_=0" in result.stdout and "Delay fwd" in result.stdout
+
+
+def test_allocator_hugepages_reruns_the_benchmark_with_pytorchs_huge_page_switch():
+    command = [sys.executable, "-m", "spikestep.bench", "--T", "2", "--N", "8", "--repeats", "1"]
+    command += ["--cases", "delay", "--no-loop", "--allocator", "hugepages"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "allocator: hugepages THP_MEM_ALLOC_ENABLE=1" in result.stdout and "Delay fwd" in result.stdout
 
 
 def test_delay_rows_time_learnable_delay_beside_delayed_linear_and_delay():
