@@ -314,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
             f"each row's contenders in interleaved rounds, {args.repeats} samples, medians:",
             flush=True,
         )
-        extra["peers"] = peer_table.measure(args.device, args.repeats, progress=progress)
+        extra["peers"] = peer_table.measure(
+            args.device, args.repeats, progress=progress, peer_step=extra.get("train_step_peer")
+        )
         print(peer_table.format_rows(extra["peers"]), flush=True)
     if args.delays:
         from . import delay_cases

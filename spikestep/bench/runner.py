@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import statistics
@@ -75,8 +76,9 @@ def interleaved_median_ms(
 ) -> dict[str, float]:
     """Median ms of each ``name: (fn, repeats)``, sampled in rounds of one sample each (the order
     reversed every other round), so that all contenders see the same machine and none always runs
-    first. A contender leaves the rounds after its ``repeats`` samples or once it has spent ``budget_s``
-    seconds (at least one sample). Samples are sized as in :func:`median_ms`.
+    first. A contender leaves the rounds after its ``repeats`` samples or once its samples have taken
+    ``budget_s`` seconds (at least one sample; its two warm-up calls come on top). Samples are sized as
+    in :func:`median_ms`.
 
     Example::
 
@@ -85,6 +87,8 @@ def interleaved_median_ms(
         >>> sorted(times)
         ['a', 'b']
     """
+    if not contenders:
+        return {}
     sync = synchronize or (lambda: None)
     inner = {name: _inner_count(fn, sync) for name, (fn, _) in contenders.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -152,7 +156,8 @@ def run(
     ``backends`` lists the fused paths to time (``'auto'`` fills ``fused_ms``, ``'torch'`` ``torch_ms``,
     ``'numba'`` forces numba into ``fused_ms``). The contenders of a row (the floor, each backend, the
     loop and SpikingJelly) are timed in interleaved rounds (:func:`interleaved_median_ms`), so their
-    ratios come from the same minutes of the machine. ``progress`` is called with each row when it is
+    ratios come from the same minutes of the machine; a row whose tensors would hold more than 4 GiB at
+    once times them one after another instead. ``progress`` is called with each row when it is
     done. ``device``: where the tensors live (``'cuda'`` times the GPU walks, synchronising before each
     clock reading).
     """
@@ -164,12 +169,16 @@ def run(
         for case in cases:
             row: dict[str, Any] = {"case": case.name, "T": n_steps, "N": n, "backend": None}
             row.update(dict.fromkeys((key for key, _, _ in _COLUMNS), None))
-            contenders: dict[str, tuple[Callable[[], object], int]] = {
-                "floor_ms": (lambda s=sample: s.clone(), repeats)
+            # Each contender as (a maker of its call, samples): built only when timed.
+            contenders: dict[str, tuple[Callable[[], Callable[[], object]], int]] = {
+                "floor_ms": (lambda s=sample: lambda: s.clone(), repeats)
             }
             for backend in backends:
                 key = "torch_ms" if backend == "torch" else "fused_ms"
-                contenders[key] = (_contender(case.fused, n_steps, n, dtype, backend, device), repeats)
+                contenders[key] = (
+                    functools.partial(_contender, case.fused, n_steps, n, dtype, backend, device),
+                    repeats,
+                )
                 if key == "fused_ms":
                     row["backend"] = kernels.resolve_backend(
                         torch.empty(0, dtype=dtype, device=device),
@@ -177,29 +186,58 @@ def run(
                     )
             if loop and case.loop is not None:
                 contenders["loop_ms"] = (
-                    _contender(case.loop, n_steps, n, dtype, None, device),
+                    functools.partial(_contender, case.loop, n_steps, n, dtype, None, device),
                     loop_repeats,
                 )
             if spikingjelly and case.spikingjelly is not None:
                 contenders["spikingjelly_ms"] = (
-                    _contender(case.spikingjelly, n_steps, n, dtype, None, device),
+                    functools.partial(_contender, case.spikingjelly, n_steps, n, dtype, None, device),
                     repeats,
                 )
             try:
-                row.update(interleaved_median_ms(contenders, synchronize=sync))
+                row.update(_time_row(contenders, n_steps * n * sample.element_size(), sync))
             finally:
                 del contenders
                 gc.collect()
             row["fused_vs_floor"] = _ratio(row.get("fused_ms"), row["floor_ms"])
             row["torch_vs_floor"] = _ratio(row.get("torch_ms"), row["floor_ms"])
             row["loop_vs_fused"] = _ratio(row.get("loop_ms"), row.get("fused_ms") or row.get("torch_ms"))
-            row["spikingjelly_vs_fused"] = _ratio(row.get("spikingjelly_ms"), row.get("fused_ms"))
+            row["spikingjelly_vs_fused"] = _ratio(
+                row.get("spikingjelly_ms"), row.get("fused_ms") or row.get("torch_ms")
+            )
             rows.append(row)
             if progress is not None:
                 progress(row)
         del sample
         gc.collect()
     return rows
+
+
+# Above this many bytes of [T, N] tensors held at once (each contender holds about two: its input and
+# the gradient it feeds back), a row's contenders are built and timed one after another instead of in
+# interleaved rounds, so that the default sizes (T=256, N=1e6: 1 GB a tensor) fit a laptop's memory.
+_INTERLEAVE_BYTES = 4 << 30
+
+
+def _time_row(
+    makers: dict[str, tuple[Callable[[], Callable[[], object]], int]],
+    tensor_bytes: int,
+    sync: Callable[[], object] | None,
+) -> dict[str, float]:
+    """Median ms of each contender, ``name: (make, repeats)`` with ``make()`` building its call."""
+    if tensor_bytes * 2 * len(makers) <= _INTERLEAVE_BYTES:
+        built = {name: (make(), repeats) for name, (make, repeats) in makers.items()}
+        try:
+            return interleaved_median_ms(built, synchronize=sync)
+        finally:
+            del built
+    times = {}
+    for name, (make, repeats) in makers.items():
+        fn = make()
+        times[name] = median_ms(fn, repeats, synchronize=sync)
+        del fn
+        gc.collect()
+    return times
 
 
 def format_n(n: int) -> str:

@@ -165,3 +165,39 @@ def test_a_row_with_spikingjelly_carries_its_ratio_to_the_fused_path():
     (row,) = bench.run([case], [(2, 4)], repeats=1, backends=("auto",), loop=False)
     assert row["spikingjelly_vs_fused"] == row["spikingjelly_ms"] / row["fused_ms"]
     assert "SJ/fused" in bench.format_table([row])
+
+
+def _recording_makers(events):
+    def maker(name):
+        def make():
+            events.append(("build", name))
+            return lambda: events.append(("call", name))
+
+        return make
+
+    return {"a": (maker("a"), 2), "b": (maker("b"), 2)}
+
+
+def test_a_row_that_fits_builds_every_contender_before_the_rounds():
+    from spikestep.bench import runner
+
+    events = []
+    runner._time_row(_recording_makers(events), tensor_bytes=8, sync=None)
+    assert events[:2] == [("build", "a"), ("build", "b")]
+
+
+def test_a_row_too_big_to_hold_at_once_times_its_contenders_one_after_another(monkeypatch):
+    from spikestep.bench import runner
+
+    monkeypatch.setattr(runner, "_INTERLEAVE_BYTES", 0)
+    events = []
+    times = runner._time_row(_recording_makers(events), tensor_bytes=8, sync=None)
+    b_built = events.index(("build", "b"))
+    assert set(events[:b_built]) == {("build", "a"), ("call", "a")}
+    assert ("call", "a") not in events[b_built:] and set(times) == {"a", "b"}
+
+
+def test_interleaved_rounds_of_nothing_time_nothing():
+    from spikestep.bench.runner import interleaved_median_ms
+
+    assert interleaved_median_ms({}) == {}

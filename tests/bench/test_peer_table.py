@@ -80,7 +80,7 @@ def test_a_row_without_spikingjelly_has_no_verdict(monkeypatch):
 def test_the_peers_flag_prints_the_table(monkeypatch, capsys):
     monkeypatch.setattr(peer_table, "default_cases", lambda: [_case(0.002)])
     monkeypatch.setattr(peer_table, "_CPU", (Target("fake vs SJ", "fake fwd+bwd", 2, 8, "peer", 1.5),))
-    monkeypatch.setattr(peer_table, "_train_step_row", lambda repeats: {**vars(peer_table._CPU[0]),
+    monkeypatch.setattr(peer_table, "_train_step_row", lambda repeats, peer_step=None: {**vars(peer_table._CPU[0]),
         "label": "training step", "backend": None, "spikestep_ms": 1.0, "other_ms": 3.0, "ratio": 3.0,
         "met": False, "target": 5.0})  # fmt: skip
     assert cli.main(["--peers", "--repeats", "1"]) == 0
@@ -91,3 +91,16 @@ def test_the_peers_flag_prints_the_table(monkeypatch, capsys):
 
 def test_targets_accept_a_device_object():
     assert peer_table.targets(torch.device("cpu")) == peer_table.targets("cpu")
+
+
+def test_a_training_step_already_timed_in_the_run_is_reused(monkeypatch):
+    from spikestep.bench import train_step
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("timed again")
+
+    monkeypatch.setattr(train_step, "peer_against_spikestep", refuse)
+    monkeypatch.setattr(peer_table, "_CPU", ())
+    step = {"spikestep_ms": 40.0, "spikingjelly_ms": 110.0, "ratio": 2.75, "ratio_with_free_neurons": 3.9}
+    (row,) = peer_table.measure("cpu", repeats=1, peer_step=step)
+    assert row["ratio"] == 2.75 and row["met"] is False and row["ceiling_with_free_neurons"] == 3.9

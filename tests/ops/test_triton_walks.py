@@ -163,3 +163,66 @@ def test_triton_backward_from_the_kept_h_equals_the_operator_that_recomputes_it(
 
     for got, expected in zip(run(walk), run(neuron_walk), strict=True):
         torch.testing.assert_close(got, expected, rtol=0, atol=0)
+
+
+def test_triton_eager_backward_reads_the_h_its_forward_kept(monkeypatch):
+    kernel = _triton.load("spikestep.ops.neuron.triton_kernel")
+    seen = []
+    original = kernel.backward
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("h_seq"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, "backward", spy)
+    x, v0 = _inputs(T=4, shape=(50,))
+    x.requires_grad_(True)
+    s, _ = neuron_multi_step(x, v0, inv_tau=0.5, backend="triton")
+    s.sum().backward()
+    assert len(seen) == 1 and seen[0] is not None and seen[0].shape == (4, 50)
+
+
+def test_triton_kept_h_goes_through_saved_tensor_hooks():
+    # Saved like the inputs, the kept H is freed after the backward and offloading hooks see it.
+    x, v0 = _inputs(T=4, shape=(50,))
+    x.requires_grad_(True)
+    packed = []
+
+    def pack(t):
+        packed.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        neuron_multi_step(x, v0, inv_tau=0.5, backend="triton")
+    assert any(t.shape == (4, 50) and t.data_ptr() != x.data_ptr() for t in packed)
+
+
+def test_triton_neuron_walk_reads_a_strided_input_as_its_values():
+    x, v0 = _inputs(T=6, shape=(5,))
+    strided = x.t().contiguous().t()  # the same values, transposed memory
+    assert not strided.is_contiguous()
+    for learnable in [False, True]:
+        expected = _walk("torch", x, v0, 0.5, learnable)
+        got = _walk("triton", strided, v0, 0.5, learnable)
+        for g, e in zip(got, expected, strict=True):
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_triton_neuron_operator_walks_zero_steps():
+    from spikestep.ops.neuron import neuron_walk
+
+    name, c1, c2 = surrogate.kernel_form(surrogate.ATan())
+    x = torch.zeros(0, 2, 7, device=DEVICE, requires_grad=True)
+    v0 = torch.rand(2, 7, device=DEVICE, requires_grad=True)
+    k = torch.tensor(0.5, device=DEVICE)
+    s, v = neuron_walk(x, v0, 1 - k, k, k * 0, 1.0, 0.0, True, name, c1, c2, False, False, "triton")
+    v.sum().backward()
+    assert s.shape == (0, 2, 7) and torch.equal(v, v0) and torch.equal(v0.grad, torch.ones_like(v0))
+
+
+def test_triton_constants_tell_negative_zero_from_zero():
+    kernel = _triton.load("spikestep.ops.neuron.triton_kernel")
+    x = torch.zeros(1, device=DEVICE)
+    plus = kernel._p(x, (1.0, 0.0, 1.0, 0.0, 2.0, 0.0))
+    minus = kernel._p(x, (1.0, -0.0, 1.0, 0.0, 2.0, 0.0))
+    assert not torch.signbit(plus[1]) and torch.signbit(minus[1])

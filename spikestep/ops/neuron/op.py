@@ -35,7 +35,23 @@ def _flat(
 ) -> tuple[torch.Tensor, ...]:
     """``x [T, N]``, ``v0 [N]`` and each coefficient as ``[N]`` values (views, no copies, where possible)."""
     step = x.shape[1:]
-    return (x.reshape(x.shape[0], -1), v0.reshape(-1), *(_per_column(t, step, backend) for t in coefficients))
+    return (
+        _rows(x, backend),
+        _dense(v0.reshape(-1), backend),
+        *(_per_column(t, step, backend) for t in coefficients),
+    )
+
+
+def _rows(x: torch.Tensor, backend: str) -> torch.Tensor:
+    """``x [T, ...]`` as ``[T, N]`` (``T = 0`` included)."""
+    return _dense(x.reshape(x.shape[0], math.prod(x.shape[1:])), backend)
+
+
+def _dense(t: torch.Tensor, backend: str) -> torch.Tensor:
+    """The Triton kernels index rows of contiguous memory (a strided view, such as a transposed input,
+    would be read as if it were contiguous); numba reads strides and the torch walk indexes tensors, so
+    they take the view as it is."""
+    return t.contiguous() if backend == "triton" else t
 
 
 # One value spread over the columns, kept per (dtype, value, sign, N): LIF's coefficients are the same
@@ -288,23 +304,24 @@ class _EagerWalk(torch.autograd.Function):
         flat = _flat(x, v0, (a, b, c), chosen)
         h_saved = torch.empty_like(flat[0]) if _keeps_h(chosen) else None
         s, v_out = _forward_flat(chosen, flat, vth, vr, hard, c1, c2, store_v_seq, h_out=h_saved)
-        ctx.save_for_backward(x, v0, a, b, c)
+        # H is an intermediate: saved like the inputs, so it is freed once the backward has run and
+        # saved-tensor hooks (checkpointing, offloading) see it.
+        ctx.save_for_backward(x, v0, a, b, c, h_saved)
         ctx.config = config
         ctx.chosen = chosen
         ctx.coefficients = flat[2:]  # [N] each: views of a, b, c or their spread copies
-        ctx.h_saved = h_saved  # an intermediate, not an input or output: held by ctx, freed with it
         ctx.set_materialize_grads(False)
         return s.view(x.shape), v_out.view(x.shape if store_v_seq else x.shape[1:])
 
     @staticmethod
     def backward(ctx, grad_s, grad_v):  # type: ignore[no-untyped-def, override]
-        x, v0, a, b, c = ctx.saved_tensors
+        x, v0, a, b, c, h_saved = ctx.saved_tensors
         vth, vr, hard, name, c1, c2, detach_reset, store_v_seq, _ = ctx.config
         needs = ctx.needs_input_grad
-        flat = (x.reshape(x.shape[0], -1), v0.reshape(-1), *ctx.coefficients)
+        flat = (_rows(x, ctx.chosen), _dense(v0.reshape(-1), ctx.chosen), *ctx.coefficients)
         gx, gv0, *sums = _backward_flat(
             ctx.chosen, flat, grad_s, grad_v, vth, vr, hard, name, c1, c2, detach_reset, store_v_seq,
-            any(needs[2:5]), h_saved=ctx.h_saved,
+            any(needs[2:5]), h_saved=h_saved,
         )  # fmt: skip
         step = x.shape[1:]
         coef_grads = tuple(

@@ -3,8 +3,9 @@
 One program per ``BLOCK`` neurons walks all ``T`` steps with the membrane in registers, calling the
 pieces of :mod:`.math` and the surrogate's gradient (its one definition), compiled in by
 ``triton_dialect.jit``; a backward kernel is made per surrogate. The forward can keep ``H`` for the
-backward (``h_out``), as SpikingJelly's kernels keep it; given none, the backward recomputes it. ``p`` holds ``(v_threshold, v_reset, 1,
-0, c1, c2)`` in the compute dtype, on the device, in the slots that :mod:`.math` names.
+backward (``h_out``), as SpikingJelly's kernels keep it; given none, the backward recomputes it. ``p``
+holds ``(v_threshold, v_reset, 1, 0, c1, c2)`` in the compute dtype, on the device, in the slots that
+:mod:`.math` names. Arrays are contiguous (the op layer makes them so).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from ..._runtime import triton_dialect, triton_jit
 from . import math as neuron_math
 
 # Columns per program and warps per program. SAVES_H: the op layer hands forward an ``h_out`` to keep
-# for backward when a gradient will be asked for (one [T, N] pass less than recomputing H; memory
-# bound on a GPU, that pass is a sixth of the time).
+# for backward when a gradient will be asked for: one [T, N] pass less than recomputing H (LIF: 6
+# passes instead of 7; PLIF, whose backward also reads X: 7 instead of 8), on a memory-bound GPU about a
+# seventh of the old time.
 BLOCK = 512
 WARPS = 4
 SAVES_H = True
@@ -44,7 +46,7 @@ def _forward(
     b = tl.load(b_ptr + cols, mask=mask, other=0.0)
     c = tl.load(c_ptr + cols, mask=mask, other=0.0)
     v = tl.load(v0_ptr + cols, mask=mask, other=0.0)
-    x_next = tl.load(x_ptr + cols, mask=mask, other=0.0)
+    x_next = tl.load(x_ptr + cols, mask=mask & (cols < end), other=0.0)  # nothing to read when T = 0
     for t in range(n_steps):
         offs = t * n64 + cols
         x = x_next
@@ -86,7 +88,7 @@ def _backward(
     v0 = tl.load(v0_ptr + cols, mask=mask, other=0.0)
     if not SAVED_H:
         v = v0
-        x_next = tl.load(x_ptr + cols, mask=mask, other=0.0)
+        x_next = tl.load(x_ptr + cols, mask=mask & (cols < end), other=0.0)
         for t in range(n_steps):
             offs = t * n64 + cols
             x = x_next
@@ -110,15 +112,16 @@ def _backward(
     sb = tl.zeros((BLOCK,), dtype=tl.float64)
     sc = tl.zeros((BLOCK,), dtype=tl.float64)
     last = (n_steps - 1) * n64 + cols
-    h = tl.load(h_ptr + last, mask=mask, other=0.0)
+    in_walk = mask & (last >= 0)  # T = 0: no rows to read
+    h = tl.load(h_ptr + last, mask=in_walk, other=0.0)
     if GS_PER_STEP:
-        gs = tl.load(gs_ptr + last, mask=mask, other=0.0)
+        gs = tl.load(gs_ptr + last, mask=in_walk, other=0.0)
     else:
         gs = tl.load(gs_ptr + cols, mask=mask, other=0.0)
     if GV_MODE == 2:
-        gv = tl.load(gv_ptr + last, mask=mask, other=0.0)
+        gv = tl.load(gv_ptr + last, mask=in_walk, other=0.0)
     if NEED_COEF:
-        x = tl.load(x_ptr + last, mask=mask, other=0.0)
+        x = tl.load(x_ptr + last, mask=in_walk, other=0.0)
     for i in range(n_steps):
         t = n_steps - 1 - i
         offs = t * n64 + cols
@@ -176,7 +179,7 @@ _constants: dict[tuple[Any, ...], torch.Tensor] = {}
 def _p(x: torch.Tensor, values: tuple[float, ...]) -> torch.Tensor:
     """The constants as a tensor on ``x``'s device, kept per (values, dtype, device): a fresh one is a
     host-to-device copy at every call. The kernels only read it."""
-    key = (values, x.dtype, x.device)
+    key = (tuple(float(v).hex() for v in values), x.dtype, x.device)  # hex tells -0.0 from 0.0
     p = _constants.get(key)
     if p is None:
         if len(_constants) >= 64:
