@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from ..._runtime import numba_jit
+from ..._runtime import exact_cache, numba_jit
 from . import math as neuron_math
 from .math import C1, C2, ONE, VR, VTH, ZERO, charge, fires, grad_h, reset
 
@@ -226,21 +226,15 @@ def _np(t: torch.Tensor) -> Any:
     return (t.detach() if t.requires_grad else t).numpy()
 
 
-_constants: dict[tuple[torch.dtype, tuple[float, ...]], Any] = {}
+_constants = exact_cache.ExactCache(limit=64)
 
 
 def constants(dtype: torch.dtype, values: tuple[float, ...]) -> Any:
     """``values`` as the typed array ``p`` (each rounded to the dtype once, as torch rounds a scalar).
-    Kept per ``(dtype, values)``: the kernels only read it (a read-only flag would be another numba
-    signature, so it is left writable)."""
-    key = (dtype, values)
-    p = _constants.get(key)
-    if p is None:
-        if len(_constants) >= 64:
-            _constants.clear()
-        p = np.array(values, dtype=np.float32 if dtype == torch.float32 else np.float64)
-        _constants[key] = p
-    return p
+    Kept per ``(dtype, values)``, ``-0.0`` apart from ``0.0``: the kernels only read it (a read-only
+    flag would be another numba signature, so it is left writable)."""
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    return _constants.get((dtype, values), lambda: np.array(values, dtype=np_dtype))
 
 
 def forward(x, v0, a, b, c, p_values, hard, store_v_seq):  # type: ignore[no-untyped-def]

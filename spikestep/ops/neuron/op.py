@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ... import surrogate as _surrogate
-from ..._runtime import elementwise, thread_policy, triton_jit
+from ..._runtime import elementwise, exact_cache, thread_policy, triton_jit
 from .._columns import one_value_row, per_column
 from .._dispatch import resolve_backend
 from . import math as neuron_math
@@ -54,23 +54,17 @@ def _dense(t: torch.Tensor, backend: str) -> torch.Tensor:
     return t.contiguous() if backend == "triton" else t
 
 
-# One value spread over the columns, kept per (dtype, value, sign, N): LIF's coefficients are the same
+# One value spread over the columns, kept per (dtype, value, N), -0.0 apart from 0.0: LIF's coefficients are the same
 # few scalars at every call, and spreading them anew cost more than the walk's Python part. The kernels
 # only read these arrays (and nothing else sees them).
-_spread: dict[tuple[Any, ...], torch.Tensor] = {}
+_spread = exact_cache.ExactCache(limit=32)
 
 
 def _per_column(t: torch.Tensor, step: torch.Size, backend: str) -> torch.Tensor:
     if backend != "numba" or t.numel() != 1 or t.shape == step:
         return per_column(t, step, backend)
-    value = t.item()
-    key = (t.dtype, value, math.copysign(1.0, value), step.numel())  # the sign tells -0.0 from 0.0
-    spread = _spread.get(key)
-    if spread is None:
-        if len(_spread) >= 32:
-            _spread.clear()
-        spread = _spread[key] = per_column(t.detach(), step, backend)
-    return spread
+    key = (t.dtype, t.item(), step.numel())
+    return _spread.get(key, lambda: per_column(t.detach(), step, backend))
 
 
 _tags: dict[str, str] = {}

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import triton.language as tl
 
-from ..._runtime import triton_dialect, triton_jit
+from ..._runtime import exact_cache, triton_dialect, triton_jit
 from . import math as neuron_math
 
 # Columns per program and warps per program. SAVES_H: the op layer hands forward an ``h_out`` to keep
@@ -173,19 +173,15 @@ def _grid(n: int) -> tuple[int]:
     return (max(1, -(-n // BLOCK)),)
 
 
-_constants: dict[tuple[Any, ...], torch.Tensor] = {}
+_constants = exact_cache.ExactCache(limit=64)
 
 
 def _p(x: torch.Tensor, values: tuple[float, ...]) -> torch.Tensor:
-    """The constants as a tensor on ``x``'s device, kept per (values, dtype, device): a fresh one is a
-    host-to-device copy at every call. The kernels only read it."""
-    key = (tuple(float(v).hex() for v in values), x.dtype, x.device)  # hex tells -0.0 from 0.0
-    p = _constants.get(key)
-    if p is None:
-        if len(_constants) >= 64:
-            _constants.clear()
-        p = _constants[key] = torch.tensor(values, dtype=x.dtype).to(x.device)
-    return p
+    """The constants as a tensor on ``x``'s device, kept per (values, dtype, device), ``-0.0`` apart
+    from ``0.0``: a fresh one is a host-to-device copy at every call. The kernels only read it."""
+    return _constants.get(
+        (values, x.dtype, x.device), lambda: torch.tensor(values, dtype=x.dtype).to(x.device)
+    )
 
 
 def forward(x, v0, a, b, c, p_values, hard, store_v_seq, h_out=None):  # type: ignore[no-untyped-def]
