@@ -37,6 +37,8 @@ API:
     ``threads()``: a context manager that runs numba's own parallel loops (``parallel=True`` kernels) on
         ``torch.get_num_threads()`` threads, so numba and torch do not oversubscribe the cores.
     ``prange``: ``numba.prange`` inside compiled kernels (``range`` for plain Python).
+    ``wide_vectors()``: as a kernel's first statement, its loops use 512-bit vectors on AVX-512 CPUs
+        (same results; faster only for some loops, so measure before adding it).
     ``DISABLE_ENV``: the environment variable's name.
 
 Traps this module helps kernels avoid:
@@ -132,6 +134,52 @@ def _prange(*args: int) -> range:
     return range(*args)
 
 
+# The LLVM function attribute that :func:`wide_vectors` sets. For an AVX-512 CPU LLVM vectorises 256
+# bits wide unless a function asks for more (512-bit instructions lower the clock of some older cores);
+# other targets ignore the attribute.
+WIDE_VECTORS_ATTRIBUTE = '"prefer-vector-width"="512"'
+
+
+def wide_vectors() -> None:
+    """Called as a kernel's (or a jitable's) first statement: compile that function's loops with the
+    CPU's widest vectors, 512 bits on AVX-512, instead of LLVM's 256 there. A no-op for Python callers.
+
+    The results are bit-identical: kernels never reassociate (fastmath is off), so the vector width
+    changes the speed only. It pays where a loop is bound by loads and arithmetic in cache, not
+    everywhere: measured on the 2-core AVX-512 VM (one thread, interleaved rounds), the 2-tap
+    delayed-linear gather went from 35.8 to 25.6 ms and its dot products from 50.4 to 43.2 ms, while a
+    LIF neuron's forward walk went from 7.0 to 11.0 ms (its backward no different), so only the
+    delayed-linear kernels ask for it.
+    """
+
+
+def _register_wide_vectors(numba: Any) -> None:
+    """Give :func:`wide_vectors` its meaning inside kernels: numba inlines it where it is called, and its
+    body is an intrinsic that emits no code and marks the function being compiled (the caller, since
+    the call was inlined) with :data:`WIDE_VECTORS_ATTRIBUTE`."""
+    global _wide_vectors_registered
+    import numba.extending
+
+    _wide_vectors_registered = True
+
+    @numba.extending.intrinsic
+    def mark_function(typing_context: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            # llvmlite's attribute set accepts only attributes without values: set.add is the set's own
+            # add, without that check (the attribute is written out as it is).
+            set.add(builder.function.attributes, WIDE_VECTORS_ATTRIBUTE)
+            return context.get_dummy_value()
+
+        return numba.core.types.none(), codegen
+
+    @numba.extending.overload(wide_vectors, inline="always")
+    def _wide_vectors() -> Any:
+        def impl() -> None:
+            mark_function()
+
+        return impl
+
+
 def __getattr__(name: str) -> Any:
     # ``prange`` is numba's when numba imports (so compiled kernels parallelise), else ``range``.
     if name == "prange":
@@ -142,6 +190,7 @@ def __getattr__(name: str) -> Any:
 
 _jitables: list[Callable[..., Any]] = []
 _jitables_registered = 0
+_wide_vectors_registered = False
 
 
 def jitable(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,6 +215,8 @@ def _register_jitables(numba: Any) -> None:
     with _import_lock:
         import numba.extending  # the submodule is not imported by ``import numba`` alone
 
+        if not _wide_vectors_registered:
+            _register_wide_vectors(numba)
         for fn in _jitables[_jitables_registered:]:
             numba.extending.register_jitable(fn)
         _jitables_registered = len(_jitables)
