@@ -5,7 +5,9 @@ that runs the operation once; the runner times it. Each case may give up to thre
 
 * ``fused``: spikestep's multi-step path (timed once per backend, under ``kernels.use_backend``);
 * ``loop``: the specification's way, single steps stacked, autograd recording each step;
-* ``spikingjelly``: the same operation in SpikingJelly, when it is installed (``None`` otherwise).
+* ``spikingjelly``: the same operation in SpikingJelly, when it is installed (``None`` otherwise);
+* ``free``: the memory traffic and autograd work that any implementation of the operation pays, with
+  none of its arithmetic (:func:`free_walk`): the floor below which no fused path can go.
 
 Adding a case takes one entry in :func:`default_cases` (or in a list it includes, like
 :func:`neuron_cases`); for a stateful module the helper
@@ -19,6 +21,7 @@ or build a list of your own and pass it to :func:`spikestep.bench.run`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ class Case:
     fused: Builder
     loop: Builder | None = None
     spikingjelly: Builder | None = None
+    free: Builder | None = None
 
 
 def spikes(n_steps: int, n: int, dtype: torch.dtype, rate: float = 0.2, seed: int = 0) -> torch.Tensor:
@@ -85,6 +89,37 @@ def _timed_pass(
         return forward_backward
 
     return build
+
+
+class _FreeWalk(torch.autograd.Function):
+    """A neuron walk whose neurons cost nothing: what a fused walk cannot avoid moving, and no more.
+    The forward reads ``X`` and writes a fresh ``[T, N]`` output (the spikes); the backward reads the
+    output's gradient and ``X`` (a walk back needs each step's state, recomputed from ``X`` or kept)
+    and writes a fresh ``[T, N]`` gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return grad + x
+
+
+def free_walk(
+    n_steps: int, n: int, dtype: torch.dtype, device: torch.device | None = None
+) -> Callable[[], object]:
+    """A builder for :class:`_FreeWalk` forward+backward on the same input and gradient as the neuron
+    rows: its time is a floor for every neuron walk's forward+backward (SpikingJelly's time over it is
+    the most any walk could be faster than SpikingJelly on this machine)."""
+    return _timed_pass(_FreeWalkModule(), _run_multi, backward=True)(n_steps, n, dtype, device)
+
+
+class _FreeWalkModule(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _FreeWalk.apply(x)  # type: ignore[no-any-return]
 
 
 def module_case(
@@ -218,12 +253,15 @@ def neuron_cases() -> list[Case]:
             lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
             _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
         ),
-        module_case(
-            "LIF fwd+bwd",
-            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
-            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
-            _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
-            backward=True,
+        dataclasses.replace(
+            module_case(
+                "LIF fwd+bwd",
+                lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
+                lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
+                _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
+                backward=True,
+            ),
+            free=free_walk,
         ),
         module_case(
             "PLIF fwd+bwd",

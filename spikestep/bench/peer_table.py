@@ -5,7 +5,9 @@ rounds: spikestep's fused path, ``x.clone()`` of the same ``[T, N]`` tensor, and
 when the row compares against it), plus the MNIST-1D training step against the same network built from
 SpikingJelly 2.0 parts (:func:`.train_step.peer_against_spikestep`). A ``'peer'`` row's ratio is
 SpikingJelly's time over spikestep's (met when at least the target); a ``'floor'`` row's is spikestep's
-time over the clone's (met when at most the target).
+time over the clone's (met when at most the target). A peer row whose case has a ``free`` floor (the LIF
+row: :func:`.cases.free_walk`, the memory traffic of a walk whose neurons cost nothing) also times it in
+the same rounds and reports SpikingJelly's time over it: the most any walk could beat SpikingJelly by.
 
 Example::
 
@@ -83,7 +85,9 @@ def measure(
     a target or without SpikingJelly). ``train_step``: also the training-step row (CPU, needs
     SpikingJelly), from ``peer_step`` when given (what :func:`.train_step.peer_against_spikestep`
     returned in this run) instead of timing it again. A row per ``(case, T, N)`` is timed once, for
-    every target that reads it. The rows print with :func:`format_rows`."""
+    every target that reads it. A peer row whose case has a ``free`` floor, and the training-step row,
+    carry ``ceiling_with_free_neurons`` (SpikingJelly's time over that floor's). The rows print with
+    :func:`format_rows`."""
     by_name = {case.name: case for case in default_cases()}
     wanted = targets(device)
     measured: dict[tuple[str, int, int], dict[str, Any]] = {}
@@ -109,10 +113,11 @@ def measure(
         met = None
         if ratio is not None and t.target is not None:
             met = ratio >= t.target if t.measure == "peer" else ratio <= t.target
-        rows.append(
-            {**vars(t), "backend": row["backend"], "spikestep_ms": row["fused_ms"], "other_ms": other,
-             "ratio": ratio, "met": met}
-        )  # fmt: skip
+        entry = {**vars(t), "backend": row["backend"], "spikestep_ms": row["fused_ms"], "other_ms": other,
+                 "ratio": ratio, "met": met}  # fmt: skip
+        if t.measure == "peer" and row.get("spikingjelly_vs_free") is not None:
+            entry["ceiling_with_free_neurons"] = row["spikingjelly_vs_free"]
+        rows.append(entry)
     if train_step and torch.device(device).type == "cpu":
         rows.append(_train_step_row(repeats, peer_step))
     return rows

@@ -26,6 +26,8 @@ _COLUMNS: list[tuple[str, str, str]] = [
     ("floor_ms", "clone ms", "{:.3f}"),
     ("spikingjelly_ms", "SJ ms", "{:.3f}"),
     ("spikingjelly_vs_fused", "SJ/fused", "{:.2f}"),
+    ("free_ms", "free ms", "{:.3f}"),
+    ("spikingjelly_vs_free", "SJ/free", "{:.2f}"),
 ]
 
 _MIN_SAMPLE_S = 2e-3  # fast calls are repeated inside one sample so that the timer's grain does not matter
@@ -150,9 +152,11 @@ def run(
 
     Each row has ``case``, ``T``, ``N``, ``backend`` (what ``'auto'`` resolved to), and the times in ms:
     ``fused_ms`` (backend ``'auto'``), ``torch_ms`` (the pure PyTorch path), ``loop_ms`` (per-step loop),
-    ``floor_ms`` (``x.clone()`` of the same ``[T, N]`` tensor), ``spikingjelly_ms``; and the ratios
-    ``fused_vs_floor``, ``torch_vs_floor``, ``loop_vs_fused``, ``spikingjelly_vs_fused`` (above 1:
-    spikestep is faster). A time not measured is ``None``.
+    ``floor_ms`` (``x.clone()`` of the same ``[T, N]`` tensor), ``spikingjelly_ms``, ``free_ms`` (the
+    case's ``free`` builder, timed with SpikingJelly); and the ratios ``fused_vs_floor``,
+    ``torch_vs_floor``, ``loop_vs_fused``, ``spikingjelly_vs_fused`` (above 1: spikestep is faster) and
+    ``spikingjelly_vs_free`` (the most any implementation could be faster than SpikingJelly). A time not
+    measured is ``None``.
     ``backends`` lists the fused paths to time (``'auto'`` fills ``fused_ms``, ``'torch'`` ``torch_ms``,
     ``'numba'`` forces numba into ``fused_ms``). The contenders of a row (the floor, each backend, the
     loop and SpikingJelly) are timed in interleaved rounds (:func:`interleaved_median_ms`), so their
@@ -194,6 +198,11 @@ def run(
                     functools.partial(_contender, case.spikingjelly, n_steps, n, dtype, None, device),
                     repeats,
                 )
+                if case.free is not None:  # the floor, beside SpikingJelly: how far it could be beaten
+                    contenders["free_ms"] = (
+                        functools.partial(_contender, case.free, n_steps, n, dtype, None, device),
+                        repeats,
+                    )
             try:
                 row.update(_time_row(contenders, n_steps * n * sample.element_size(), sync))
             finally:
@@ -205,6 +214,7 @@ def run(
             row["spikingjelly_vs_fused"] = _ratio(
                 row.get("spikingjelly_ms"), row.get("fused_ms") or row.get("torch_ms")
             )
+            row["spikingjelly_vs_free"] = _ratio(row.get("spikingjelly_ms"), row.get("free_ms"))
             rows.append(row)
             if progress is not None:
                 progress(row)

@@ -201,3 +201,35 @@ def test_interleaved_rounds_of_nothing_time_nothing():
     from spikestep.bench.runner import interleaved_median_ms
 
     assert interleaved_median_ms({}) == {}
+
+
+def test_a_free_floor_is_timed_beside_spikingjelly_and_gives_the_most_it_could_be_beaten_by():
+    def build(n_steps, n, dtype):
+        x = torch.ones(n_steps, n, dtype=dtype)
+        return lambda: x * 2
+
+    case = bench.Case("double", fused=build, spikingjelly=build, free=build)
+    (row,) = bench.run([case], [(2, 4)], repeats=1, backends=("auto",), loop=False)
+    assert row["spikingjelly_vs_free"] == row["spikingjelly_ms"] / row["free_ms"]
+    assert "SJ/free" in bench.format_table([row])
+    (alone,) = bench.run([case], [(2, 4)], repeats=1, backends=("auto",), loop=False, spikingjelly=False)
+    assert alone["free_ms"] is None and alone["spikingjelly_vs_free"] is None
+
+
+def test_the_free_walk_moves_what_a_walk_must_and_computes_nothing_else():
+    from spikestep.bench.cases import _FreeWalk
+
+    x = torch.rand(3, 5, requires_grad=True)
+    out = _FreeWalk.apply(x)
+    assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()  # a fresh output
+    grad = torch.rand(3, 5)
+    out.backward(grad)
+    assert torch.equal(x.grad, grad + x.detach())  # reads the gradient and the input
+
+
+def test_the_lif_forward_backward_case_has_a_free_floor():
+    from spikestep.bench.cases import free_walk, neuron_cases
+
+    lif = {case.name: case for case in neuron_cases()}["LIF fwd+bwd"]
+    assert lif.free is free_walk
+    free_walk(4, 10, torch.float32)()  # one call runs
