@@ -141,8 +141,11 @@ WIDE_VECTORS_ATTRIBUTE = '"prefer-vector-width"="512"'
 
 
 def wide_vectors() -> None:
-    """Called as a kernel's (or a jitable's) first statement: compile that function's loops with the
-    CPU's widest vectors, 512 bits on AVX-512, instead of LLVM's 256 there. A no-op for Python callers.
+    """Called inside a kernel (or a jitable), anywhere in its body, by convention first: ask LLVM to
+    compile that function's loops with the CPU's widest vectors, 512 bits on AVX-512, instead of
+    LLVM's 256 there. A preference, not a guarantee (LLVM may still choose narrower vectors), and it
+    marks the calling function only: loops that numba outlines for ``prange`` are not marked. A no-op
+    for Python callers.
 
     The results are bit-identical: kernels never reassociate (fastmath is off), so the vector width
     changes the speed only. It pays where a loop is bound by loads and arithmetic in cache, not
@@ -161,14 +164,14 @@ def _register_wide_vectors(numba: Any) -> None:
     global _wide_vectors_registered
     import numba.extending
 
-    _wide_vectors_registered = True
-
     @numba.extending.intrinsic
     def mark_function(typing_context: Any) -> Any:
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             # llvmlite's attribute set accepts only attributes without values: set.add is the set's own
-            # add, without that check (the attribute is written out as it is).
-            set.add(builder.function.attributes, WIDE_VECTORS_ATTRIBUTE)
+            # add, without that check (the attribute is written out as it is). Should a later llvmlite
+            # store attributes otherwise, the function keeps LLVM's default width: same bits, slower.
+            with contextlib.suppress(TypeError, AttributeError):
+                set.add(builder.function.attributes, WIDE_VECTORS_ATTRIBUTE)
             return context.get_dummy_value()
 
         return numba.core.types.none(), codegen
@@ -179,6 +182,8 @@ def _register_wide_vectors(numba: Any) -> None:
             mark_function()
 
         return impl
+
+    _wide_vectors_registered = True
 
 
 def __getattr__(name: str) -> Any:

@@ -67,7 +67,7 @@ def test_the_delayed_linear_kernels_give_the_same_bits_at_either_vector_width():
     # The forward gather and the parameters' dot products, which ask for wide vectors, against the
     # same source compiled without them, for 2 taps and 1, on non-binary inputs (the products round).
     torch.manual_seed(0)
-    d, t, n, i, o = 3, 7, 5, 19, 13
+    d, t, n, i, o = 3, 16, 41, 37, 45
     weight, delay = torch.randn(o, i), torch.rand(o, i) * d
     held, x = torch.randn(d, n, i), torch.randn(t, n, i)
     gy = np.random.default_rng(0).standard_normal((o, t * n)).astype(np.float32)

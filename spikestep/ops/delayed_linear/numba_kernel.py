@@ -20,8 +20,8 @@ Speed (2 shared cores, AVX-512, float32, T=100, B=32, 256 -> 256, D=25): the ker
 caches more than on the arithmetic (compiled with fused multiply-adds for a trial, the forward was no
 faster), so the loops are shaped to move less data. The gather and the dot products ask for 512-bit
 vectors (``numba_jit.wide_vectors()``; LLVM would use 256 bits on this CPU): 16 float32 per instruction
-instead of 8, the same results, measured 29% (gather) and 14% (dot products) faster on one thread, and
-the 2-tap forward+backward 3.74-4.69x -> 5.34-5.83x faster than ``Dcls1d`` (``bench --delays``).
+instead of 8, the same results, in 29% (gather) and 14% (dot products) less time on one thread, and
+the 2-tap forward+backward 3.74-4.79x -> 5.34-5.83x faster than ``Dcls1d`` (``bench --delays``).
 
 * the gather keeps a block of ``_ROWS`` destination rows by ``_CHUNK`` columns in L2 and adds
   ``_FUSE`` sources per pass over it: one load and store of the block per ``_FUSE`` synapses (the 1-tap
@@ -249,8 +249,9 @@ def _backward_walk(gyp, p, n_cols, xn, off, off_t, b0, b1, n_batch, two, need_x,
 
 _rows_kernel = numba_jit.kernel(_rows_walk)
 _padded_rows_kernel = numba_jit.kernel(_padded_rows_walk)
-_forward_kernel = numba_jit.kernel(_forward_walk)
-_backward_kernel = numba_jit.kernel(_backward_walk)
+# depends_on: wide_vectors is compiled into these two, so an edit to numba_jit must refresh their cache.
+_forward_kernel = numba_jit.kernel(_forward_walk, depends_on=(numba_jit,))
+_backward_kernel = numba_jit.kernel(_backward_walk, depends_on=(numba_jit,))
 
 
 def _np(t: torch.Tensor) -> Any:
