@@ -213,27 +213,31 @@ def per_channel_cases() -> list[Case]:
     ]
 
 
+def _stepped_case(
+    name: str,
+    make: Callable[[str], nn.Module],
+    make_spikingjelly: Callable[[], nn.Module] | None,
+    backward: bool = False,
+) -> Case:
+    """:func:`module_case` for a module whose factory takes the step mode: ``make('m')`` is fused,
+    ``make('s')`` the per-step loop."""
+    return module_case(name, lambda: make("m"), lambda: make("s"), make_spikingjelly, backward=backward)
+
+
 def default_cases() -> list[Case]:
     """The table's rows: SynapseFilter forward and forward+backward, Delay forward, the neurons' cases
     (:func:`neuron_cases`), then the per-channel rows (:func:`per_channel_cases`)."""
+
+    def synapse_filter(mode: str) -> nn.Module:
+        return ss_layer.SynapseFilter(tau=TAU, step_mode=mode)
+
+    sj_synapse_filter = _spikingjelly("layer", "SynapseFilter", tau=TAU)
     return [
-        module_case(
-            "SynapseFilter fwd",
-            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
-            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
-            _spikingjelly("layer", "SynapseFilter", tau=TAU),
-        ),
-        module_case(
-            "SynapseFilter fwd+bwd",
-            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="m"),
-            lambda: ss_layer.SynapseFilter(tau=TAU, step_mode="s"),
-            _spikingjelly("layer", "SynapseFilter", tau=TAU),
-            backward=True,
-        ),
-        module_case(
+        _stepped_case("SynapseFilter fwd", synapse_filter, sj_synapse_filter),
+        _stepped_case("SynapseFilter fwd+bwd", synapse_filter, sj_synapse_filter, backward=True),
+        _stepped_case(
             "Delay fwd",
-            lambda: ss_layer.Delay(DELAY_STEPS, step_mode="m"),
-            lambda: ss_layer.Delay(DELAY_STEPS, step_mode="s"),
+            lambda mode: ss_layer.Delay(DELAY_STEPS, step_mode=mode),
             _spikingjelly("layer", "Delay", DELAY_STEPS),
         ),
         *neuron_cases(),
@@ -246,27 +250,17 @@ NEURON_TAU = 2.0
 
 def neuron_cases() -> list[Case]:
     """LIF (tau=2, hard reset, ATan) forward and forward+backward; PLIF forward+backward (gradient of w)."""
+
+    def lif(mode: str) -> nn.Module:
+        return neuron.LIFNode(tau=NEURON_TAU, step_mode=mode)
+
+    sj_lif = _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU)
     return [
-        module_case(
-            "LIF fwd",
-            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
-            lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
-            _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
-        ),
-        dataclasses.replace(
-            module_case(
-                "LIF fwd+bwd",
-                lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="m"),
-                lambda: neuron.LIFNode(tau=NEURON_TAU, step_mode="s"),
-                _spikingjelly("neuron", "LIFNode", tau=NEURON_TAU),
-                backward=True,
-            ),
-            free=free_walk,
-        ),
-        module_case(
+        _stepped_case("LIF fwd", lif, sj_lif),
+        dataclasses.replace(_stepped_case("LIF fwd+bwd", lif, sj_lif, backward=True), free=free_walk),
+        _stepped_case(
             "PLIF fwd+bwd",
-            lambda: neuron.ParametricLIFNode(init_tau=NEURON_TAU, step_mode="m"),
-            lambda: neuron.ParametricLIFNode(init_tau=NEURON_TAU, step_mode="s"),
+            lambda mode: neuron.ParametricLIFNode(init_tau=NEURON_TAU, step_mode=mode),
             _spikingjelly("neuron", "ParametricLIFNode", init_tau=NEURON_TAU),
             backward=True,
         ),
