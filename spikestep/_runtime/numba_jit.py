@@ -401,8 +401,8 @@ def run_chunks(
     thread writes its own cache lines). ``fn`` should release the GIL (kernels compiled by :func:`kernel`
     do: ``nogil=True``), or the threads take turns.
 
-    The threads are a pool of this module's, or torch's own OpenMP threads with ``SPIKESTEP_OMP_TEAM=1``
-    (:mod:`.omp_team` says when that helped, and why it is off by default).
+    The threads are torch's own OpenMP threads where they can be found (:mod:`.omp_team`, which says
+    what that bought), else, or with ``SPIKESTEP_OMP_TEAM=0``, a pool of this module's.
     """
     wanted = threads if threads is not None else torch.get_num_threads()
     n_threads = max(1, min(wanted, (n * max(1, work_per_item)) // _MIN_WORK_PER_THREAD, _ceil_div(n, align)))

@@ -19,7 +19,7 @@ needs_team = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def _team_switched_on(monkeypatch):
-    # The team is opt-in (SPIKESTEP_OMP_TEAM=1); these tests are about it, so they switch it on.
+    # On by default; these tests are about the team, so they ask for it even where a user switched it off.
     monkeypatch.setenv(_omp_team.ENV, "1")
 
 
@@ -87,9 +87,10 @@ def test_a_forked_child_does_not_use_the_team():
     assert child.exitcode == 0 and queue.get(timeout=5) is True
 
 
-def test_the_team_is_off_by_default(monkeypatch):
+@needs_team
+def test_the_team_is_on_by_default(monkeypatch):
     monkeypatch.delenv(_omp_team.ENV)
-    assert _omp_team.team() is None
+    assert _omp_team.team() is not None
 
 
 def test_the_switch_turns_the_team_off(monkeypatch):
