@@ -93,6 +93,24 @@ def test_the_team_is_on_by_default(monkeypatch):
     assert _omp_team.team() is not None
 
 
+def test_run_chunks_hands_its_work_to_the_team_unless_switched_off(monkeypatch):
+    calls: list[int] = []
+
+    class RecordingTeam:
+        def run(self, work, n_threads):
+            calls.append(n_threads)
+            for _ in range(n_threads):
+                work()
+
+    monkeypatch.setattr(_omp_team, "found", lambda: RecordingTeam())
+    monkeypatch.delenv(_omp_team.ENV)
+    spans = _numba.run_chunks(lambda lo, hi: (lo, hi), 4096, work_per_item=1 << 12, threads=2)
+    assert calls == [2] and spans[0][0] == 0 and spans[-1][1] == 4096
+    monkeypatch.setenv(_omp_team.ENV, "0")
+    _numba.run_chunks(lambda lo, hi: (lo, hi), 4096, work_per_item=1 << 12, threads=2)
+    assert calls == [2]
+
+
 def test_the_switch_turns_the_team_off(monkeypatch):
     monkeypatch.setenv(_omp_team.ENV, "0")
     assert _omp_team.team() is None
