@@ -2,8 +2,8 @@
 fighting for them. On by default where torch runs on an OpenMP runtime that can be found;
 ``SPIKESTEP_OMP_TEAM=0`` hands the work to spikestep's own thread pool instead.
 
-Measured on 2 cores with torch 2.13.0 (interleaved rounds in one process, the switch flipped per call,
-2026-11-28): one training step of the MNIST-1D network took 44.4 / 33.8 ms on the team against 47.5 /
+Measured on 2 cores with torch 2.13.0 (one-off scripts, interleaved rounds in one process, the switch
+flipped per call, 2026-11-28): one training step of the MNIST-1D network took 44.4 / 33.8 ms on the team against 47.5 /
 36.4 ms on the pool in two runs (its neurons 9.6 / 7.7 ms against 12.6 / 10.4 ms, measured against the
 same step without neurons); a LIF forward+backward at T=64, N=8192 took 3.15 against 3.59 ms and a
 SynapseFilter one 2.6 against 3.5 ms; at N=1e5 LIF took 16.87 ms on both and SynapseFilter 13.67
