@@ -37,6 +37,8 @@ API:
     ``threads()``: a context manager that runs numba's own parallel loops (``parallel=True`` kernels) on
         ``torch.get_num_threads()`` threads, so numba and torch do not oversubscribe the cores.
     ``prange``: ``numba.prange`` inside compiled kernels (``range`` for plain Python).
+    ``columns_of(a, lo, hi)``, ``column(a, i)``: inside kernels, a per-column coefficient that is either
+        an ``[N]`` array or one scalar for every column (numba compiles a version for each).
     ``wide_vectors()``: as a kernel's first statement, its loops use 512-bit vectors on AVX-512 CPUs
         (same results; faster only for some loops, so measure before adding it).
     ``DISABLE_ENV``: the environment variable's name.
@@ -197,6 +199,7 @@ def __getattr__(name: str) -> Any:
 _jitables: list[Callable[..., Any]] = []
 _jitables_registered = 0
 _wide_vectors_registered = False
+_columns_registered = False
 
 
 def jitable(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -216,6 +219,53 @@ def scalar_where(cond: Any, a: Any, b: Any) -> Any:
     return a if cond else b
 
 
+def columns_of(a: Any, lo: int, hi: int) -> Any:
+    """Inside a kernel: columns ``lo:hi`` of a per-column coefficient, ``a[lo:hi]`` for an ``[N]`` array
+    and ``a`` itself for a scalar (one value for every column). numba picks the meaning from ``a``'s
+    type when it compiles, so one kernel source serves both and the scalar version's loops read no
+    array for it."""
+    return a if np.ndim(a) == 0 else a[lo:hi]
+
+
+def column(a: Any, i: int) -> Any:
+    """Inside a kernel: the value of column ``i`` of what :func:`columns_of` gave (``a[i]``, or the
+    scalar ``a``)."""
+    return a if np.ndim(a) == 0 else a[i]
+
+
+def _register_columns(numba: Any) -> None:
+    """Give :func:`columns_of` and :func:`column` their compile-time meaning: an array is sliced and
+    indexed, anything else (a scalar) is passed through."""
+    global _columns_registered
+    import numba.extending
+
+    array = numba.core.types.Array
+
+    # numba checks that an implementation's parameters, annotations included, match the typing
+    # function's: all are annotated ``Any``.
+    def sliced(a: Any, lo: Any, hi: Any) -> Any:
+        return a[lo:hi]
+
+    def indexed(a: Any, i: Any) -> Any:
+        return a[i]
+
+    def scalar_span(a: Any, lo: Any, hi: Any) -> Any:
+        return a
+
+    def scalar_at(a: Any, i: Any) -> Any:
+        return a
+
+    @numba.extending.overload(columns_of, inline="always")
+    def _columns_of(a: Any, lo: Any, hi: Any) -> Any:
+        return sliced if isinstance(a, array) else scalar_span
+
+    @numba.extending.overload(column, inline="always")
+    def _column(a: Any, i: Any) -> Any:
+        return indexed if isinstance(a, array) else scalar_at
+
+    _columns_registered = True
+
+
 def _register_jitables(numba: Any) -> None:
     global _jitables_registered
     with _import_lock:
@@ -223,6 +273,8 @@ def _register_jitables(numba: Any) -> None:
 
         if not _wide_vectors_registered:
             _register_wide_vectors(numba)
+        if not _columns_registered:
+            _register_columns(numba)
         for fn in _jitables[_jitables_registered:]:
             numba.extending.register_jitable(fn)
         _jitables_registered = len(_jitables)

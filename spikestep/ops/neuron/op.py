@@ -33,13 +33,16 @@ def _implementation(backend: str):  # type: ignore[no-untyped-def]
 def _flat(
     x: torch.Tensor, v0: torch.Tensor, coefficients: tuple[torch.Tensor, ...], backend: str
 ) -> tuple[torch.Tensor, ...]:
-    """``x [T, N]``, ``v0 [N]`` and each coefficient as ``[N]`` values (views, no copies, where possible)."""
+    """``x [T, N]``, ``v0 [N]`` and each coefficient as ``[N]`` values (views, no copies, where possible),
+    or, on numba, as ``[1]`` when all three are one value."""
     step = x.shape[1:]
-    return (
-        _rows(x, backend),
-        _dense(v0.reshape(-1), backend),
-        *(_per_column(t, step, backend) for t in coefficients),
-    )
+    if backend == "numba" and all(t.numel() == 1 for t in coefficients):
+        # One value each for every column: the numba kernels take them as scalars (a version of their
+        # own, reading no coefficient arrays), so nothing is spread.
+        per_step = tuple(t.reshape(1) for t in coefficients)
+    else:
+        per_step = tuple(_per_column(t, step, backend) for t in coefficients)
+    return _rows(x, backend), _dense(v0.reshape(-1), backend), *per_step
 
 
 def _rows(x: torch.Tensor, backend: str) -> torch.Tensor:
@@ -54,9 +57,10 @@ def _dense(t: torch.Tensor, backend: str) -> torch.Tensor:
     return t.contiguous() if backend == "triton" else t
 
 
-# One value spread over the columns, kept per (dtype, value, N), -0.0 apart from 0.0: LIF's coefficients are the same
-# few scalars at every call, and spreading them anew cost more than the walk's Python part. The kernels
-# only read these arrays (and nothing else sees them).
+# One value spread over the columns, kept per (dtype, value, N), -0.0 apart from 0.0, for a call whose other
+# coefficients are per column (a per-channel tau without decay_input: b = 1): the same few scalars come
+# at every call, and spreading them anew cost more than the walk's Python part. The kernels only read
+# these arrays (and nothing else sees them).
 _spread = exact_cache.ExactCache(limit=32)
 
 

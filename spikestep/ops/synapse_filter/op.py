@@ -24,8 +24,10 @@ def _implementation(backend: str):  # type: ignore[no-untyped-def]
 
 
 def _flat(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> tuple[torch.Tensor, ...]:
-    """``x [T, N]``, ``state [N]`` and ``k [N]`` (``k`` spread to one value per column)."""
-    return x.reshape(x.shape[0], -1), state.reshape(-1), per_column(k, x.shape[1:], backend)
+    """``x [T, N]``, ``state [N]`` and ``k [N]`` (``k`` spread to one value per column), or ``k [1]`` on
+    numba when it is one value (its kernels take that as a scalar)."""
+    k2 = k.reshape(1) if backend == "numba" and k.numel() == 1 else per_column(k, x.shape[1:], backend)
+    return x.reshape(x.shape[0], -1), state.reshape(-1), k2
 
 
 def _filter_forward(x: torch.Tensor, state: torch.Tensor, k: torch.Tensor, backend: str) -> torch.Tensor:
