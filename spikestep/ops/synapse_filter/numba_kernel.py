@@ -1,8 +1,8 @@
 """The synapse filter walk as numba kernels: blocks of columns spread over threads, time walked inside.
 
 Arrays are ``[T, N]`` views of contiguous tensors; ``k`` is ``[N]`` (one ``1/tau`` per column) or, for one
-time constant for every column, a scalar (:func:`_per_column`). Serial kernels over a column range ``[lo, hi)``; ``numba_jit.run_chunks`` spreads
-ranges over torch's threads.
+time constant for every column, a scalar (:func:`_per_column`). Serial kernels over a column range
+``[lo, hi)``; ``numba_jit.run_chunks`` spreads ranges over torch's threads.
 """
 
 from __future__ import annotations
